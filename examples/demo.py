@@ -1,0 +1,68 @@
+"""A short scripted conversation with the local Realtime server, through callbacks.
+
+Run it with ``make demo`` (or ``python examples/demo.py``); no API key is needed. Pass
+``--url`` to talk to another server instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+
+from rtsync import RealtimeClient
+from rtsync.server import LocalServer
+
+TURNS = [
+    "Hello! Who am I talking to?",
+    "Tell me something about realtime voice.",
+    "Thanks, goodbye.",
+]
+
+
+def run(url: str) -> None:
+    client = RealtimeClient(url=url)
+    done = threading.Event()
+
+    @client.on("session.created")
+    def on_session(ev):  # runs on the rtsync-dispatch thread
+        print(f"[session {ev.session.id}, model {ev.session.model}]")
+
+    @client.on("response.text.delta")
+    def on_delta(ev):
+        print(ev.delta, end="", flush=True)
+
+    @client.on("response.done")
+    def on_done(ev):
+        usage = ev.response.usage
+        print(f"\n    [{ev.response.status}, {usage.total_tokens} tokens]")
+        done.set()
+
+    with client:
+        client.update_session(instructions="You are a friendly demo assistant.")
+        for text in TURNS:
+            print(f"you> {text}")
+            print("assistant> ", end="", flush=True)
+            done.clear()
+            client.create_item(text)
+            client.create_response(modalities=["text"])
+            if not done.wait(30):
+                raise SystemExit("no reply within 30 s")
+        # The blocking helper gathers a whole reply in one call.
+        reply = client.ask("One more, blocking this time.")
+        print(f"ask() returned: {reply.text!r} ({reply.usage.total_tokens} tokens)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", help="a Realtime WebSocket endpoint (default: an in-process local server)")
+    args = parser.parse_args()
+    if args.url:
+        run(args.url)
+        return
+    with LocalServer() as server:
+        print(f"local Realtime server at {server.url}")
+        run(server.url)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""rtsync: a synchronous, threaded Python client for the OpenAI Realtime API, with callbacks.
+
+No asyncio: a reader thread parses frames into typed (attrs) events and a dispatcher thread
+runs your callbacks in arrival order. The API, by group:
+
+* Connection: :class:`RealtimeClient` (``connect``/``close``/``with``), ``on``/``off``/``once``,
+  ``send`` and the typed senders, ``wait_for``, ``ask`` -> :class:`Reply`.
+* Events: :mod:`rtsync.events` (every client and server event, ``parse_event``).
+* Errors: :mod:`rtsync.errors` (``RealtimeError`` and its tree).
+* Local server: :class:`rtsync.server.LocalServer` (also ``python -m rtsync serve``).
+
+``import rtsync`` loads neither numpy, PyAudio nor the local server; they load on first use.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from rtsync._version import __version__
+from rtsync.client import FunctionCall, RealtimeClient, Reply
+from rtsync.errors import (
+    AudioError,
+    AuthenticationError,
+    ClosedError,
+    ConnectError,
+    ModelNotFoundError,
+    NetworkError,
+    ProtocolError,
+    RealtimeError,
+    ResponseFailed,
+    ServerError,
+    TLSError,
+    WaitTimeout,
+)
+from rtsync.events import UNSET, parse_event
+
+if TYPE_CHECKING:
+    from rtsync.server import LocalServer
+
+logging.getLogger("rtsync").addHandler(logging.NullHandler())
+
+__all__ = [
+    "UNSET",
+    "AudioError",
+    "AuthenticationError",
+    "ClosedError",
+    "ConnectError",
+    "FunctionCall",
+    "LocalServer",
+    "ModelNotFoundError",
+    "NetworkError",
+    "ProtocolError",
+    "RealtimeClient",
+    "RealtimeError",
+    "Reply",
+    "ResponseFailed",
+    "ServerError",
+    "TLSError",
+    "WaitTimeout",
+    "__version__",
+    "parse_event",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # Heavy parts load on first use, so that ``import rtsync`` stays light.
+    if name == "LocalServer":
+        from rtsync.server import LocalServer
+
+        return LocalServer
+    raise AttributeError(f"module 'rtsync' has no attribute {name!r}")

@@ -1,0 +1,147 @@
+"""Base classes of every event and nested object, and the ``UNSET`` marker.
+
+The wire shape is owned by :mod:`rtsync.events.codec`; the classes here are plain attrs
+classes. Three rules make a round trip lossless:
+
+* a field absent from a frame holds :data:`UNSET` (falsy) and is not written back;
+* a key the class does not declare is kept in ``extra_fields`` and written back;
+* a value of an unexpected type (a string where an object belongs, say) is kept as is.
+
+So ``parse_event(x).to_dict() == x`` for any JSON object ``x`` with a string ``type``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar, final
+
+import attrs
+
+__all__ = ["UNSET", "Event", "Model", "UnknownEvent", "Unset", "is_set"]
+
+
+@final
+class Unset:
+    """Type of :data:`UNSET`: the value of a field that is absent from the wire."""
+
+    _instance: ClassVar[Unset | None] = None
+
+    def __new__(cls) -> Unset:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __reduce__(self) -> str:
+        return "UNSET"
+
+
+#: The value of every field that the frame did not carry. It is falsy and is never written
+#: back by ``to_dict()``. Typed as ``Any`` so that it can stand in any field's default.
+UNSET: Any = Unset()
+
+
+def is_set(value: object) -> bool:
+    """True when ``value`` is not :data:`UNSET` (``None`` counts as set: it is a JSON null)."""
+    return value is not UNSET
+
+
+def _short_repr(value: object) -> str:
+    """attrs field repr for base64 payloads: show their size, not their bytes."""
+    if isinstance(value, str) and len(value) > 48:
+        return f"'{value[:24]}…' ({len(value)} chars)"
+    return repr(value)
+
+
+def obj_field(cls: type, **kw: Any) -> Any:
+    """A field holding one nested object of class ``cls`` (a dict on the wire)."""
+    return attrs.field(default=UNSET, metadata={"rtsync": ("obj", cls)}, **kw)
+
+
+def list_field(cls: type, **kw: Any) -> Any:
+    """A field holding a list of nested objects of class ``cls``."""
+    return attrs.field(default=UNSET, metadata={"rtsync": ("list", cls)}, **kw)
+
+
+def audio_field(**kw: Any) -> Any:
+    """A field holding base64 audio: kept as text, shortened in reprs."""
+    return attrs.field(default=UNSET, repr=_short_repr, **kw)
+
+
+@attrs.define(kw_only=True)
+class Model:
+    """Base of the nested value objects (session, item, response, ...).
+
+    Attributes:
+        extra_fields: keys of the wire object that this class does not declare, kept so that
+            they are written back by :meth:`to_dict`; ``None`` when there were none.
+    """
+
+    extra_fields: dict[str, Any] | None = attrs.field(default=None, eq=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form: a new dict with every set field and every extra field."""
+        from rtsync.events.codec import dumper
+
+        result: dict[str, Any] = dumper(type(self))(self)
+        return result
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Any:
+        """Build an instance from its wire form, leniently (see the module docstring)."""
+        from rtsync.events.codec import loader
+
+        return loader(cls)(data)
+
+
+@attrs.define(kw_only=True)
+class Event(Model):
+    """Base of every event, client or server.
+
+    Attributes:
+        type: the event type tag (a class constant, e.g. ``"response.done"``).
+        event_id: the event id; client events get one from ``send()`` when it is unset.
+    """
+
+    type: ClassVar[str] = ""
+    event_id: str = attrs.field(default=UNSET)
+
+    def to_json(self) -> str:
+        """The wire form as compact JSON text."""
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
+
+
+@attrs.define(kw_only=True)
+class ClientEvent(Event):
+    """Base of the events a client sends."""
+
+
+@attrs.define(kw_only=True)
+class ServerEvent(Event):
+    """Base of the events a server sends."""
+
+
+@attrs.define(kw_only=True)
+class UnknownEvent(Event):
+    """An event whose ``type`` rtsync does not know; the whole payload is kept.
+
+    Attributes:
+        type: the event type from the wire.
+        raw: the whole decoded payload, written back unchanged by :meth:`to_dict`.
+    """
+
+    type: str = attrs.field(default="")  # type: ignore[misc]
+    raw: dict[str, Any] = attrs.field(factory=dict, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A copy of the payload as it arrived (plus ``type`` and ``event_id`` if missing)."""
+        out = dict(self.raw)
+        out.setdefault("type", self.type)
+        if self.event_id is not UNSET:
+            out.setdefault("event_id", self.event_id)
+        return out

@@ -1,0 +1,190 @@
+"""JSON text <-> event objects.
+
+:func:`parse_event` is the one way frames become events. It looks the ``type`` up in a table
+of the known classes; a class's loader is compiled once, on first use, into a small function
+that reads each declared key with ``dict.get`` and never calls ``__init__`` (no validators, no
+``cls(**payload)``), which keeps parsing cheap on the reader thread.
+
+Lenient by design, because real traffic demands it:
+
+* an unknown ``type`` gives an :class:`UnknownEvent` holding the whole payload;
+* unknown keys are kept (``extra_fields``) and written back;
+* absent keys stay :data:`UNSET` and are not written back;
+* a nested object or list of the wrong JSON type is kept as its raw value.
+
+Only a frame that is not JSON, not a JSON object, or has no string ``type`` raises
+:class:`rtsync.errors.ProtocolError`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from rtsync.errors import ProtocolError
+from rtsync.events._base import UNSET, Event, Model, UnknownEvent
+
+__all__ = ["dump_event", "dumper", "event_class", "event_types", "loader", "parse_event"]
+
+_TYPES: dict[str, type[Event]] = {}
+_LOADERS: dict[type, Callable[[dict[str, Any]], Any]] = {}
+_DUMPERS: dict[type, Callable[[Any], dict[str, Any]]] = {}
+_TYPE_LOADERS: dict[str, Callable[[dict[str, Any]], Any]] = {}
+
+
+def register(cls: type[Event]) -> type[Event]:
+    """Add an event class to the type table (done for every class in ``client``/``server``)."""
+    if not cls.type:
+        raise ValueError(f"{cls.__name__} has no type")
+    _TYPES[cls.type] = cls
+    return cls
+
+
+def event_class(type_: str) -> type[Event] | None:
+    """The class registered for an event type, or ``None``."""
+    return _TYPES.get(type_)
+
+
+def event_types() -> dict[str, type[Event]]:
+    """A copy of the type table: every known event type and its class."""
+    return dict(_TYPES)
+
+
+def _nested(field: attrs.Attribute) -> tuple[str, type] | None:  # type: ignore[type-arg]
+    spec = field.metadata.get("rtsync")
+    return spec  # type: ignore[no-any-return]
+
+
+def _compile_loader(cls: type) -> Callable[[dict[str, Any]], Any]:
+    fields = [f for f in attrs.fields(cls) if f.name not in ("extra_fields", "raw")]
+    names = [f.name for f in fields]
+    known = frozenset(names) | ({"type"} if issubclass(cls, Event) else frozenset())
+    env: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "UNSET": UNSET, "_known": known,
+                           "_dict": dict, "_list": list}
+    lines = ["def load(d):", "    o = _new(_cls)", "    g = d.get"]
+    for i, f in enumerate(fields):
+        spec = _nested(f)
+        if spec is None:
+            lines.append(f"    o.{f.name} = g({f.name!r}, UNSET)")
+            continue
+        kind, sub = spec
+        env[f"_l{i}"] = loader(sub)
+        lines.append(f"    v = g({f.name!r}, UNSET)")
+        if kind == "obj":
+            lines.append(f"    o.{f.name} = _l{i}(v) if v.__class__ is _dict else v")
+        else:
+            lines.append(
+                f"    o.{f.name} = [_l{i}(x) if x.__class__ is _dict else x for x in v]"
+                " if v.__class__ is _list else v"
+            )
+    lines += [
+        "    if d.keys() <= _known:",
+        "        o.extra_fields = None",
+        "    else:",
+        "        o.extra_fields = {k: v for k, v in d.items() if k not in _known}",
+        "    return o",
+    ]
+    exec("\n".join(lines), env)  # noqa: S102 - generated from attrs field names only
+    fn: Callable[[dict[str, Any]], Any] = env["load"]
+    fn.__qualname__ = f"load_{cls.__name__}"
+    return fn
+
+
+def loader(cls: type) -> Callable[[dict[str, Any]], Any]:
+    """The compiled loader of ``cls`` (wire dict -> instance)."""
+    fn = _LOADERS.get(cls)
+    if fn is None:
+        fn = _LOADERS[cls] = _compile_loader(cls)
+    return fn
+
+
+def _dump_value(v: Any) -> Any:
+    if isinstance(v, Model):
+        return v.to_dict()
+    if v.__class__ is list:
+        return [x.to_dict() if isinstance(x, Model) else x for x in v]
+    return v
+
+
+def _compile_dumper(cls: type) -> Callable[[Any], dict[str, Any]]:
+    fields = [f for f in attrs.fields(cls) if f.name not in ("extra_fields", "raw")]
+    env: dict[str, Any] = {"UNSET": UNSET, "_dv": _dump_value}
+    if issubclass(cls, Event):
+        lines = ["def dump(o):", "    d = {'type': o.type}"]
+    else:
+        lines = ["def dump(o):", "    d = {}"]
+    for f in fields:
+        conv = "_dv(v)" if _nested(f) is not None or f.type in ("Any", "dict[str, Any]") else "v"
+        lines += [
+            f"    v = o.{f.name}",
+            "    if v is not UNSET:",
+            f"        d[{f.name!r}] = {conv}",
+        ]
+    lines += ["    e = o.extra_fields", "    if e:", "        d.update(e)", "    return d"]
+    exec("\n".join(lines), env)  # noqa: S102 - generated from attrs field names only
+    fn: Callable[[Any], dict[str, Any]] = env["dump"]
+    fn.__qualname__ = f"dump_{cls.__name__}"
+    return fn
+
+
+def dumper(cls: type) -> Callable[[Any], dict[str, Any]]:
+    """The compiled dumper of ``cls`` (instance -> wire dict)."""
+    fn = _DUMPERS.get(cls)
+    if fn is None:
+        fn = _DUMPERS[cls] = _compile_dumper(cls)
+    return fn
+
+
+def _decode(data: str | bytes | bytearray | memoryview) -> Any:
+    try:
+        if isinstance(data, memoryview):
+            data = data.tobytes()
+        return json.loads(data)
+    except (ValueError, TypeError) as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise ProtocolError(f"frame is not valid JSON: {exc}", data) from None
+
+
+def parse_event(data: str | bytes | bytearray | memoryview | dict[str, Any], dialect: str = "beta") -> Event:
+    """Turn one frame (JSON text, UTF-8 bytes or an already decoded dict) into an event.
+
+    Args:
+        data: the frame.
+        dialect: the wire dialect; ``"beta"`` (the 2024-10-01 protocol) is the one supported.
+
+    Returns:
+        An instance of the event class registered for the frame's ``type`` (client or server),
+        or an :class:`UnknownEvent` holding the payload.
+
+    Raises:
+        ProtocolError: the frame is not JSON, not a JSON object, or has no string ``type``.
+    """
+    if dialect != "beta":
+        raise ValueError(f"unsupported dialect {dialect!r}; this version speaks 'beta'")
+    obj = data if data.__class__ is dict else (_decode(data) if not isinstance(data, dict) else data)  # type: ignore[arg-type]
+    if not isinstance(obj, dict):
+        raise ProtocolError(f"event is not a JSON object but {type(obj).__name__}", data)
+    t = obj.get("type")
+    fn = _TYPE_LOADERS.get(t) if t.__class__ is str else None  # type: ignore[arg-type]
+    if fn is not None:
+        return fn(obj)  # type: ignore[no-any-return]
+    if not isinstance(t, str):
+        if t is None:
+            raise ProtocolError("event has no 'type' field", data)
+        raise ProtocolError(f"event 'type' is not a string but {type(t).__name__}", data)
+    cls = _TYPES.get(t)
+    if cls is None:
+        ev = UnknownEvent(type=t, raw=obj)
+        eid = obj.get("event_id", UNSET)
+        if eid is not UNSET:
+            ev.event_id = eid
+        return ev
+    fn = _TYPE_LOADERS[t] = loader(cls)
+    return fn(obj)  # type: ignore[no-any-return]
+
+
+def dump_event(event: Event) -> dict[str, Any]:
+    """The wire form of an event (same as ``event.to_dict()``)."""
+    return event.to_dict()
