@@ -23,12 +23,8 @@ def run(url: str) -> None:
     client = RealtimeClient(url=url)
     done = threading.Event()
 
-    @client.on("session.created")
-    def on_session(ev):  # runs on the rtsync-dispatch thread
-        print(f"[session {ev.session.id}, model {ev.session.model}]")
-
     @client.on("response.text.delta")
-    def on_delta(ev):
+    def on_delta(ev):  # runs on the rtsync-dispatch thread, in arrival order
         print(ev.delta, end="", flush=True)
 
     @client.on("response.done")
@@ -37,7 +33,8 @@ def run(url: str) -> None:
         print(f"\n    [{ev.response.status}, {usage.total_tokens} tokens]")
         done.set()
 
-    with client:
+    with client:  # connect() returns once session.created has arrived
+        print(f"[session {client.session.id}, model {client.session.model}]")
         client.update_session(instructions="You are a friendly demo assistant.")
         for text in TURNS:
             print(f"you> {text}")

@@ -8,10 +8,9 @@ audio short with :func:`short_dump`.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any
-
-import logging
 
 __all__ = ["logger", "redact", "register_secret", "short_dump"]
 

@@ -501,10 +501,12 @@ class RealtimeClient:
     def create_item(self, item: Item | dict[str, Any] | str, previous_item_id: str | None = UNSET) -> str:
         """Send ``conversation.item.create``; a plain string becomes a user text message."""
         if isinstance(item, str):
-            item = Item.user_text(item)
+            obj = Item.user_text(item)
         elif isinstance(item, dict):
-            item = Item.from_dict(item)
-        return self.send(ce.ConversationItemCreate(item=item, previous_item_id=previous_item_id))
+            obj = Item.from_dict(item)
+        else:
+            obj = item
+        return self.send(ce.ConversationItemCreate(item=obj, previous_item_id=previous_item_id))
 
     def truncate_item(self, item_id: str, audio_end_ms: int, content_index: int = 0) -> str:
         """Send ``conversation.item.truncate`` (cut an assistant audio item at ``audio_end_ms``)."""
@@ -521,13 +523,13 @@ class RealtimeClient:
 
     def create_response(self, response: ResponseCreateParams | dict[str, Any] | None = None, **params: Any) -> str:
         """Send ``response.create``; ``response`` and/or keyword params override session settings."""
-        if isinstance(response, dict):
-            response = ResponseCreateParams.from_dict(response)
+        obj: ResponseCreateParams | None
+        obj = ResponseCreateParams.from_dict(response) if isinstance(response, dict) else response
         if params:
-            base = response.to_dict() if isinstance(response, ResponseCreateParams) else {}
+            base = obj.to_dict() if isinstance(obj, ResponseCreateParams) else {}
             base.update(_plain(params))
-            response = ResponseCreateParams.from_dict(base)
-        return self.send(ce.ResponseCreate(response=response if response is not None else UNSET))
+            obj = ResponseCreateParams.from_dict(base)
+        return self.send(ce.ResponseCreate(response=obj if obj is not None else UNSET))
 
     def cancel_response(self, response_id: str | None = None) -> str:
         """Send ``response.cancel`` (for ``response_id``, or the active response)."""

@@ -76,9 +76,9 @@ class HandlerRegistry:
         h = _Handler(fn, once)
         with self._lock:
             if key == "*":
-                self._all = self._all + (h,)
+                self._all = (*self._all, h)
             else:
-                self._by_key[key] = self._by_key.get(key, ()) + (h,)
+                self._by_key[key] = (*self._by_key.get(key, ()), h)
 
     def remove(self, key: str, fn: Callback | None = None) -> int:
         """Unregister ``fn`` (or every callback when ``fn`` is None) for ``key``; return how many."""
@@ -127,7 +127,7 @@ class HandlerRegistry:
 class Waiter:
     """One blocking ``wait_for``: matched by the dispatcher after the event's callbacks ran."""
 
-    __slots__ = ("key", "predicate", "done", "event", "error")
+    __slots__ = ("done", "error", "event", "key", "predicate")
 
     def __init__(self, key: str, predicate: Callable[[Any], bool] | None) -> None:
         self.key = key
@@ -176,7 +176,7 @@ class _Delivery:
     def add_hook(self, hook: Callable[[Event], None]) -> None:
         """Add an internal hook, run before the callbacks of every later event."""
         with self._hook_lock:
-            self.hooks = self.hooks + (hook,)
+            self.hooks = (*self.hooks, hook)
 
     def remove_hook(self, hook: Callable[[Event], None]) -> None:
         """Remove an internal hook (no error if it is gone)."""

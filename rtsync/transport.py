@@ -71,7 +71,8 @@ def _error_from_first_frame(data: Any) -> Exception | None:
     """Map an ``error`` event that arrives instead of ``session.created`` to an exception."""
     if not isinstance(data, dict) or data.get("type") != "error":
         return None
-    err = data.get("error") if isinstance(data.get("error"), dict) else {}
+    raw_err = data.get("error")
+    err: dict[str, Any] = raw_err if isinstance(raw_err, dict) else {}
     code = str(err.get("code") or "")
     message = redact(err.get("message") or "the server refused the session")
     if code in ("invalid_api_key", "invalid_authentication", "authentication_error") or "api key" in message.lower():
@@ -194,7 +195,8 @@ class Transport:
 
     def _status_error(self, exc: websocket.WebSocketBadStatusException) -> ConnectError:
         status = exc.status_code
-        body = exc.resp_body.decode("utf-8", "replace") if isinstance(exc.resp_body, bytes) else str(exc.resp_body or "")
+        raw = exc.resp_body
+        body = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw or "")
         detail = ""
         try:
             detail = json.loads(body)["error"]["message"]
@@ -227,6 +229,7 @@ class Transport:
         on_frame = self._on_frame
         frame_buffer = ws.frame_buffer
         sock = ws.sock
+        assert sock is not None
         pending = getattr(sock, "pending", None)
         poller = select.poll()
         poller.register(sock.fileno(), select.POLLIN)
@@ -245,9 +248,9 @@ class Transport:
                         logger.warning("rtsync: skipped an invalid frame: %s (%s)", exc, short_dump(_text(data)))
                         batch.append(ProtocolErrorEvent(error=exc, data=_text(data)))
                 elif opcode == _OP_BINARY:
-                    exc = ProtocolError(f"unexpected binary frame of {len(data)} bytes", data)
+                    perr = ProtocolError(f"unexpected binary frame of {len(data)} bytes", data)
                     logger.warning("rtsync: skipped a binary frame of %d bytes", len(data))
-                    batch.append(ProtocolErrorEvent(error=exc, data=bytes(data)))
+                    batch.append(ProtocolErrorEvent(error=perr, data=bytes(data)))
                 elif opcode == _OP_CLOSE:
                     code, reason = _close_payload(data)
                     close_ev = CloseEvent(code=code, reason=reason, initiated_by_client=self._closing.is_set())

@@ -54,7 +54,7 @@ def test_connect_waits_for_session_created_and_sends_headers(peer):
         assert "foo=bar" in peer.path and "model=m1" in peer.path
     finally:
         c.close()
-    assert [e.type for e in seen][0] == "session.created"
+    assert next(e.type for e in seen) == "session.created"
     assert seen[-1].type == "rtsync.close"
     assert "sk-test" not in repr(c)
 

@@ -1,7 +1,7 @@
 """The events a client sends: the nine of the 2024-10-01 protocol and the later beta additions.
 
-Required wire fields are required constructor arguments; everything else defaults to
-:data:`UNSET` and is left out of the frame. ``event_id`` is filled in by
+Every field defaults to :data:`UNSET` and is left out of the frame until it is set; the
+server reports a missing required field with an ``error`` event. ``event_id`` is filled in by
 ``RealtimeClient.send()`` when it is unset.
 """
 

@@ -87,7 +87,7 @@ def _compile_loader(cls: type) -> Callable[[dict[str, Any]], Any]:
         "        o.extra_fields = {k: v for k, v in d.items() if k not in _known}",
         "    return o",
     ]
-    exec("\n".join(lines), env)  # noqa: S102 - generated from attrs field names only
+    exec("\n".join(lines), env)  # noqa: S102, RUF100 - generated from attrs field names only
     fn: Callable[[dict[str, Any]], Any] = env["load"]
     fn.__qualname__ = f"load_{cls.__name__}"
     return fn
@@ -124,7 +124,7 @@ def _compile_dumper(cls: type) -> Callable[[Any], dict[str, Any]]:
             f"        d[{f.name!r}] = {conv}",
         ]
     lines += ["    e = o.extra_fields", "    if e:", "        d.update(e)", "    return d"]
-    exec("\n".join(lines), env)  # noqa: S102 - generated from attrs field names only
+    exec("\n".join(lines), env)  # noqa: S102, RUF100 - generated from attrs field names only
     fn: Callable[[Any], dict[str, Any]] = env["dump"]
     fn.__qualname__ = f"dump_{cls.__name__}"
     return fn

@@ -1,0 +1,279 @@
+"""Typed events of the Realtime protocol (beta, 2024-10-01) and their JSON codec.
+
+Every frame becomes an attrs object whose fields carry the wire names. Fields absent from the
+frame hold :data:`UNSET`, unknown keys are kept in ``extra_fields``, and an unknown event type
+becomes an :class:`UnknownEvent`, so ``parse_event(frame).to_dict()`` gives the frame back.
+
+Codec:
+    :func:`parse_event` (JSON text, UTF-8 bytes or a dict -> event; raises
+    :class:`rtsync.errors.ProtocolError` for a frame that is not a JSON object with a string
+    ``type``), :func:`dump_event`, :func:`event_class` (type -> class),
+    :func:`event_types` (the whole table). Every event also has ``to_dict()`` / ``to_json()``
+    and ``from_dict()``.
+
+Bases and markers:
+    :class:`Model`, :class:`Event`, :class:`ClientEvent`, :class:`ServerEvent`,
+    :class:`UnknownEvent`, :data:`UNSET`, :class:`Unset`, :func:`is_set`.
+
+Nested objects:
+    :class:`Session`, :class:`TurnDetection`, :class:`InputAudioTranscription`, :class:`Tool`,
+    :class:`TranscriptionSession`, :class:`Item`, :class:`ContentPart`, :class:`Response`,
+    :class:`ResponseCreateParams`, :class:`ResponseStatusDetails`, :class:`Usage`,
+    :class:`InputTokenDetails`, :class:`OutputTokenDetails`, :class:`ErrorInfo`,
+    :class:`RateLimit`, :class:`ConversationObject`.
+
+Client events (client -> server):
+    :class:`SessionUpdate`, :class:`InputAudioBufferAppend`, :class:`InputAudioBufferCommit`,
+    :class:`InputAudioBufferClear`, :class:`ConversationItemCreate`,
+    :class:`ConversationItemTruncate`, :class:`ConversationItemDelete`, :class:`ResponseCreate`,
+    :class:`ResponseCancel`; later beta: :class:`ConversationItemRetrieve`,
+    :class:`OutputAudioBufferClear`, :class:`TranscriptionSessionUpdate`.
+
+Server events, session and conversation:
+    :class:`ErrorEvent`, :class:`SessionCreated`, :class:`SessionUpdated`,
+    :class:`ConversationCreated`, :class:`ConversationItemCreated`,
+    :class:`ConversationItemTruncated`, :class:`ConversationItemDeleted`,
+    :class:`ConversationItemRetrieved`, :class:`RateLimitsUpdated`,
+    :class:`TranscriptionSessionCreated`, :class:`TranscriptionSessionUpdated`.
+
+Server events, input audio and its transcription:
+    :class:`InputAudioBufferCommitted`, :class:`InputAudioBufferCleared`,
+    :class:`InputAudioBufferSpeechStarted`, :class:`InputAudioBufferSpeechStopped`,
+    :class:`InputAudioBufferTimeoutTriggered`,
+    :class:`ConversationItemInputAudioTranscriptionDelta`,
+    :class:`ConversationItemInputAudioTranscriptionCompleted`,
+    :class:`ConversationItemInputAudioTranscriptionFailed`,
+    :class:`ConversationItemInputAudioTranscriptionSegment`.
+
+Server events, responses:
+    :class:`ResponseCreated`, :class:`ResponseDone`, :class:`ResponseOutputItemAdded`,
+    :class:`ResponseOutputItemDone`, :class:`ResponseContentPartAdded`,
+    :class:`ResponseContentPartDone`, :class:`ResponseTextDelta`, :class:`ResponseTextDone`,
+    :class:`ResponseAudioTranscriptDelta`, :class:`ResponseAudioTranscriptDone`,
+    :class:`ResponseAudioDelta` (``samples``, ``audio_bytes()``), :class:`ResponseAudioDone`,
+    :class:`ResponseFunctionCallArgumentsDelta`, :class:`ResponseFunctionCallArgumentsDone`.
+
+Server events, WebRTC output buffer (typed so that recorded sessions parse):
+    :class:`OutputAudioBufferStarted`, :class:`OutputAudioBufferStopped`,
+    :class:`OutputAudioBufferCleared` and their early-2025 names
+    :class:`OutputAudioBufferAudioStarted`, :class:`OutputAudioBufferAudioStopped`,
+    :class:`OutputAudioBufferAudioCleared`.
+
+Importing this package does not import numpy; ``ResponseAudioDelta.samples`` does, on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from rtsync.events import client as _client
+from rtsync.events import codec as _codec
+from rtsync.events import models as _models
+from rtsync.events import server as _server
+from rtsync.events._base import UNSET, ClientEvent, Event, Model, ServerEvent, UnknownEvent, Unset, is_set
+from rtsync.events.client import (
+    ConversationItemCreate,
+    ConversationItemDelete,
+    ConversationItemRetrieve,
+    ConversationItemTruncate,
+    InputAudioBufferAppend,
+    InputAudioBufferClear,
+    InputAudioBufferCommit,
+    OutputAudioBufferClear,
+    ResponseCancel,
+    ResponseCreate,
+    SessionUpdate,
+    TranscriptionSessionUpdate,
+)
+from rtsync.events.codec import dump_event, event_class, event_types, parse_event
+from rtsync.events.models import (
+    ContentPart,
+    ConversationObject,
+    ErrorInfo,
+    InputAudioTranscription,
+    InputTokenDetails,
+    Item,
+    OutputTokenDetails,
+    RateLimit,
+    Response,
+    ResponseCreateParams,
+    ResponseStatusDetails,
+    Session,
+    Tool,
+    TranscriptionSession,
+    TurnDetection,
+    Usage,
+)
+from rtsync.events.server import (
+    ConversationCreated,
+    ConversationItemCreated,
+    ConversationItemDeleted,
+    ConversationItemInputAudioTranscriptionCompleted,
+    ConversationItemInputAudioTranscriptionDelta,
+    ConversationItemInputAudioTranscriptionFailed,
+    ConversationItemInputAudioTranscriptionSegment,
+    ConversationItemRetrieved,
+    ConversationItemTruncated,
+    ErrorEvent,
+    InputAudioBufferCleared,
+    InputAudioBufferCommitted,
+    InputAudioBufferSpeechStarted,
+    InputAudioBufferSpeechStopped,
+    InputAudioBufferTimeoutTriggered,
+    OutputAudioBufferAudioCleared,
+    OutputAudioBufferAudioStarted,
+    OutputAudioBufferAudioStopped,
+    OutputAudioBufferCleared,
+    OutputAudioBufferStarted,
+    OutputAudioBufferStopped,
+    RateLimitsUpdated,
+    ResponseAudioDelta,
+    ResponseAudioDone,
+    ResponseAudioTranscriptDelta,
+    ResponseAudioTranscriptDone,
+    ResponseContentPartAdded,
+    ResponseContentPartDone,
+    ResponseCreated,
+    ResponseDone,
+    ResponseFunctionCallArgumentsDelta,
+    ResponseFunctionCallArgumentsDone,
+    ResponseOutputItemAdded,
+    ResponseOutputItemDone,
+    ResponseTextDelta,
+    ResponseTextDone,
+    SessionCreated,
+    SessionUpdated,
+    TranscriptionSessionCreated,
+    TranscriptionSessionUpdated,
+)
+
+__all__ = [
+    "UNSET",
+    "ClientEvent",
+    "ContentPart",
+    "ConversationCreated",
+    "ConversationItemCreate",
+    "ConversationItemCreated",
+    "ConversationItemDelete",
+    "ConversationItemDeleted",
+    "ConversationItemInputAudioTranscriptionCompleted",
+    "ConversationItemInputAudioTranscriptionDelta",
+    "ConversationItemInputAudioTranscriptionFailed",
+    "ConversationItemInputAudioTranscriptionSegment",
+    "ConversationItemRetrieve",
+    "ConversationItemRetrieved",
+    "ConversationItemTruncate",
+    "ConversationItemTruncated",
+    "ConversationObject",
+    "ErrorEvent",
+    "ErrorInfo",
+    "Event",
+    "InputAudioBufferAppend",
+    "InputAudioBufferClear",
+    "InputAudioBufferCleared",
+    "InputAudioBufferCommit",
+    "InputAudioBufferCommitted",
+    "InputAudioBufferSpeechStarted",
+    "InputAudioBufferSpeechStopped",
+    "InputAudioBufferTimeoutTriggered",
+    "InputAudioTranscription",
+    "InputTokenDetails",
+    "Item",
+    "Model",
+    "OutputAudioBufferAudioCleared",
+    "OutputAudioBufferAudioStarted",
+    "OutputAudioBufferAudioStopped",
+    "OutputAudioBufferClear",
+    "OutputAudioBufferCleared",
+    "OutputAudioBufferStarted",
+    "OutputAudioBufferStopped",
+    "OutputTokenDetails",
+    "RateLimit",
+    "RateLimitsUpdated",
+    "Response",
+    "ResponseAudioDelta",
+    "ResponseAudioDone",
+    "ResponseAudioTranscriptDelta",
+    "ResponseAudioTranscriptDone",
+    "ResponseCancel",
+    "ResponseContentPartAdded",
+    "ResponseContentPartDone",
+    "ResponseCreate",
+    "ResponseCreateParams",
+    "ResponseCreated",
+    "ResponseDone",
+    "ResponseFunctionCallArgumentsDelta",
+    "ResponseFunctionCallArgumentsDone",
+    "ResponseOutputItemAdded",
+    "ResponseOutputItemDone",
+    "ResponseStatusDetails",
+    "ResponseTextDelta",
+    "ResponseTextDone",
+    "ServerEvent",
+    "Session",
+    "SessionCreated",
+    "SessionUpdate",
+    "SessionUpdated",
+    "Tool",
+    "TranscriptionSession",
+    "TranscriptionSessionCreated",
+    "TranscriptionSessionUpdate",
+    "TranscriptionSessionUpdated",
+    "TurnDetection",
+    "UnknownEvent",
+    "Unset",
+    "Usage",
+    "dump_event",
+    "event_class",
+    "event_types",
+    "is_set",
+    "parse_event",
+]
+
+
+def _register_events() -> None:
+    """Put every event class of ``client`` and ``server`` in the codec's type table."""
+    for module in (_client, _server):
+        for name in module.__all__:
+            cls = getattr(module, name)
+            if isinstance(cls, type) and issubclass(cls, Event) and cls.__dict__.get("type"):
+                _codec.register(cls)
+
+
+def _compact_repr(cls: type[Model]) -> Callable[[Any], str]:
+    """A ``__repr__`` for ``cls`` that shows only the set fields (and extras, if any)."""
+    shown: list[tuple[str, Callable[[Any], str]]] = []
+    for field in attrs.fields(cls):
+        if field.name == "extra_fields" or not field.repr:
+            continue
+        shown.append((field.name, field.repr if callable(field.repr) else repr))
+    spec = tuple(shown)
+
+    def __repr__(self: Model) -> str:
+        parts = []
+        for name, show in spec:
+            value = getattr(self, name, UNSET)
+            if value is not UNSET:
+                parts.append(f"{name}={show(value)}")
+        if self.extra_fields:
+            parts.append(f"extra_fields={self.extra_fields!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    __repr__.__qualname__ = f"{cls.__qualname__}.__repr__"
+    return __repr__
+
+
+def _install_reprs() -> None:
+    """Give every nested object and event class the compact ``__repr__``."""
+    for module in (_models, _client, _server):
+        for name in module.__all__:
+            cls = getattr(module, name)
+            if isinstance(cls, type) and issubclass(cls, Model):
+                cls.__repr__ = _compact_repr(cls)  # type: ignore[method-assign]
+
+
+_register_events()
+_install_reprs()
