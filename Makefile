@@ -30,9 +30,10 @@ sysdeps:
 
 $(STAMP): setup.cfg setup.py
 	@$(MAKE) --no-print-directory sysdeps
+	$(SUDO) sh tests/audio/vaudio.sh packages
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,audio]'
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -43,15 +44,19 @@ demo: $(STAMP)
 chat: $(STAMP)
 	$(PY) -m rtsync chat
 
+# The virtual sound device (PulseAudio clock + ALSA file plugin) for the audio tests.
+VAUDIO_DIR ?= /tmp/rtsync-vaudio
+
 test: $(STAMP)
-	$(PY) -m pytest
+	-VAUDIO_DIR=$(VAUDIO_DIR) sh tests/audio/vaudio.sh
+	ALSA_CONFIG_PATH=$${ALSA_CONFIG_PATH:-$(VAUDIO_DIR)/asound.conf} $(PY) -m pytest
 
 lint: $(STAMP)
 	$(RUFF) rtsync tests examples benchmarks
 	$(PY) -m mypy rtsync
 
 bench: $(STAMP)
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,413 @@
+"""WebSocket endpoint of the local server, on ``websockets.sync.server`` (one thread per connection).
+
+The HTTP side mirrors the real endpoint closely enough for clients to test their error paths:
+
+* Only ``/v1/realtime`` upgrades; any other path gets HTTP 404 with an OpenAI-style JSON error.
+* With ``api_key`` set, the key must come as ``Authorization: Bearer <key>`` (or the Azure-style
+  ``api-key`` header, or the browser subprotocol ``openai-insecure-api-key.<key>``); otherwise
+  the upgrade is refused with HTTP 401 and a JSON error that never repeats the key presented.
+  The ``OpenAI-Beta: realtime=v1`` header is accepted but not required.
+* ``?model=`` selects the session model (default ``gpt-4o-realtime-preview-2024-10-01``). Ids
+  that are not realtime models are accepted at the HTTP level, then get one ``error`` event
+  (code ``model_not_found``) followed by a close frame with code 4000.
+* A client offering the ``realtime`` subprotocol (the browser form) gets it selected.
+
+Every thread the server runs is named ``rtsync-server-*``: the accept loop
+(``rtsync-server-accept``), one per connection (``rtsync-server-conn-N``), the library's frame
+reader and keepalive threads of each connection (``rtsync-server-recv-N``,
+``rtsync-server-ping-N``) and one per response (``rtsync-server-response-N``).
+"""
+
+from __future__ import annotations
+
+import hmac
+import itertools
+import json
+import logging
+import socket
+import threading
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.sync.server import Server, ServerConnection
+from websockets.sync.server import serve as ws_serve
+from websockets.typing import Subprotocol
+
+from rtsync._log import redact, register_secret
+from rtsync.server.session import RealtimeSession, error_event
+
+__all__ = ["DEFAULT_MODEL", "LocalServer", "is_realtime_model", "serve"]
+
+logger = logging.getLogger("rtsync.server")
+
+DEFAULT_MODEL = "gpt-4o-realtime-preview-2024-10-01"
+PATH = "/v1/realtime"
+
+_REALTIME_MODEL_PREFIXES = (
+    "gpt-4o-realtime-preview",
+    "gpt-4o-mini-realtime-preview",
+    "gpt-realtime",
+    "gpt-audio",
+)
+_MAX_FRAME = 32 * 1024 * 1024  # a 15 MiB audio append is about 20 MiB of base64
+_CLOSE_TIMEOUT = 1.0
+_THREAD_JOIN_TIMEOUT = 5.0
+
+
+def is_realtime_model(model: str) -> bool:
+    """Return whether ``model`` names a realtime model the server accepts.
+
+    Args:
+        model: the ``model`` query value.
+    """
+    return model.startswith(_REALTIME_MODEL_PREFIXES)
+
+
+class _RedactingLogger(logging.LoggerAdapter):
+    """Logger handed to websockets: its debug lines echo request headers, keys included."""
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if not self.isEnabledFor(level):
+            return
+        try:
+            text = str(msg) % args if args else str(msg)
+        except (TypeError, ValueError):
+            text = " ".join(str(part) for part in (msg, *args))
+        self.logger.log(level, "%s", redact(text), **kwargs)
+
+
+def _presented_key(request: Request) -> str | None:
+    authorization = request.headers.get("Authorization")
+    if authorization:
+        scheme, _, token = authorization.strip().partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+    api_key = request.headers.get("api-key")
+    if api_key:
+        return api_key.strip()
+    for header in request.headers.get_all("Sec-WebSocket-Protocol"):
+        for protocol in header.split(","):
+            protocol = protocol.strip()
+            if protocol.startswith("openai-insecure-api-key."):
+                return protocol[len("openai-insecure-api-key."):]
+    return None
+
+
+def _json_response(status: int, reason: str, body: dict[str, Any]) -> Response:
+    data = json.dumps(body, indent=2).encode()
+    headers = Headers()
+    headers["Content-Type"] = "application/json"
+    headers["Content-Length"] = str(len(data))
+    headers["Connection"] = "close"
+    return Response(status, reason, headers, data)
+
+
+def _openai_error(message: str, code: str | None, type: str = "invalid_request_error") -> dict[str, Any]:
+    return {"error": {"message": message, "type": type, "param": None, "code": code}}
+
+
+class LocalServer:
+    """A local Realtime server (beta protocol) with a deterministic scripted model.
+
+    Example::
+
+        with LocalServer() as server:
+            ws = websocket.create_connection(server.url)
+
+    Args:
+        host: interface to bind; loopback by default.
+        port: TCP port; 0 picks a free one (read it back from :attr:`port`).
+        api_key: when set, connections must present this key (else HTTP 401).
+        text_delay: seconds to wait between streamed deltas; 0 streams as fast as possible.
+            A positive value makes it possible to cancel a response mid-stream.
+        rate_limits: emit ``rate_limits.updated`` after each ``response.created``.
+        **future_options: options of later server features; accepted and kept in
+            :attr:`options`, ignored by this version.
+
+    Attributes:
+        url: ``ws://HOST:PORT/v1/realtime`` once started.
+        port: the bound port once started.
+        options: the extra keyword options given to the constructor.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        api_key: str | None = None,
+        text_delay: float = 0.0,
+        rate_limits: bool = True,
+        **future_options: Any,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.url = f"ws://{host}:{port}{PATH}"
+        self.text_delay = float(text_delay)
+        self.rate_limits = rate_limits
+        self.options: dict[str, Any] = dict(future_options)
+        self._api_key = api_key
+        register_secret(api_key)
+        self._lock = threading.Lock()
+        self._state = "new"  # new -> running -> stopping -> stopped
+        self._stopped = threading.Event()
+        self._server: Server | None = None
+        self._accept_thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._connections: set[ServerConnection] = set()
+        self._counter = itertools.count(1)
+
+    def __repr__(self) -> str:
+        return f"<LocalServer {self.url} {self._state}>"
+
+    def __enter__(self) -> LocalServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> LocalServer:
+        """Bind, start accepting connections, and return once listening.
+
+        Returns:
+            The server itself, so that ``server = LocalServer().start()`` works.
+
+        Raises:
+            RuntimeError: the server was already started.
+            OSError: the address cannot be bound.
+        """
+        with self._lock:
+            if self._state != "new":
+                raise RuntimeError(f"LocalServer cannot be started twice (it is {self._state})")
+            owner = self
+
+            class _Connection(ServerConnection):
+                def __init__(self, *args: Any, **kwargs: Any) -> None:
+                    super().__init__(*args, **kwargs)
+                    owner._adopt(self.recv_events_thread, "recv")
+
+                def start_keepalive(self) -> None:
+                    super().start_keepalive()
+                    if self.keepalive_thread is not None:
+                        owner._adopt(self.keepalive_thread, "ping")
+
+            server = ws_serve(
+                self._handle,
+                self.host,
+                self.port,
+                process_request=self._process_request,
+                select_subprotocol=self._select_subprotocol,
+                compression=None,
+                max_size=_MAX_FRAME,
+                close_timeout=_CLOSE_TIMEOUT,
+                logger=_RedactingLogger(logging.getLogger("rtsync.server.websockets"), {}),
+                create_connection=_Connection,
+            )
+            accept_connection = server.handler
+
+            def named_handler(sock: socket.socket, addr: Any) -> None:
+                self._adopt(threading.current_thread(), "conn")
+                accept_connection(sock, addr)
+
+            server.handler = named_handler
+            self._server = server
+            self.port = int(server.socket.getsockname()[1])
+            self.url = f"ws://{_url_host(self.host)}:{self.port}{PATH}"
+            self._state = "running"
+            self._accept_thread = threading.Thread(
+                target=server.serve_forever, name="rtsync-server-accept", daemon=True
+            )
+            self._accept_thread.start()
+        logger.info("local server listening on %s", self.url)
+        return self
+
+    def stop(self) -> None:
+        """Close every connection (code 1001), stop listening and join all server threads.
+
+        Idempotent and thread-safe: a second call waits until the first one has finished.
+        Returns at once if the server never started.
+
+        Raises:
+            RuntimeError: called from one of the server's own threads (it would wait for itself).
+        """
+        current = threading.current_thread()
+        with self._lock:
+            if current in self._threads or current is self._accept_thread:
+                raise RuntimeError("LocalServer.stop() cannot be called from one of its own threads")
+            if self._state == "new":
+                self._state = "stopped"
+                self._stopped.set()
+                return
+            if self._state != "running":
+                wait = True
+            else:
+                wait = False
+                self._state = "stopping"
+            server = self._server
+            connections = list(self._connections)
+        if wait:
+            self._stopped.wait()
+            return
+        assert server is not None
+        try:
+            self._shutdown(server, connections)
+        finally:
+            with self._lock:
+                self._threads = [t for t in self._threads if t.is_alive()]
+                self._state = "stopped"
+            self._stopped.set()
+        logger.info("local server stopped")
+
+    def _shutdown(self, server: Server, connections: list[ServerConnection]) -> None:
+        closers = [
+            threading.Thread(
+                target=_close_quietly, args=(connection,), name=f"rtsync-server-close-{n}", daemon=True
+            )
+            for n, connection in enumerate(connections, 1)
+        ]
+        for closer in closers:
+            closer.start()
+        for closer in closers:
+            closer.join()
+        server.shutdown(code=1001, reason="server shutting down")
+        if self._accept_thread is not None:
+            self._accept_thread.join()
+        deadline = time.monotonic() + _THREAD_JOIN_TIMEOUT
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                logger.warning("local server: thread %s did not stop in time", thread.name)
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _adopt(self, thread: threading.Thread, role: str) -> None:
+        """Name a thread the websockets library started for us and remember it for stop()."""
+        thread.name = f"rtsync-server-{role}-{next(self._counter)}"
+        self._track(thread)
+
+    def _track(self, thread: threading.Thread) -> None:
+        """Remember a server thread, so that stop() joins it and refuses to run on it."""
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads.append(thread)
+
+    def _select_subprotocol(
+        self, connection: ServerConnection, subprotocols: Any
+    ) -> Subprotocol | None:
+        return Subprotocol("realtime") if "realtime" in subprotocols else None
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path
+        if self._state != "running":
+            error = _openai_error("The server is shutting down.", None, "server_error")
+            return _json_response(503, "Service Unavailable", error)
+        if path != PATH:
+            return _json_response(404, "Not Found", _openai_error(f"Invalid URL (GET {path})", None))
+        if self._api_key is not None:
+            key = _presented_key(request)
+            if key is None:
+                return _json_response(
+                    401,
+                    "Unauthorized",
+                    _openai_error(
+                        "You didn't provide an API key. You need to provide your API key in an "
+                        "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+                        "missing_api_key",
+                    ),
+                )
+            if not hmac.compare_digest(key.encode(), self._api_key.encode()):
+                return _json_response(
+                    401,
+                    "Unauthorized",
+                    _openai_error(
+                        "Incorrect API key provided. You can find your API key at "
+                        "https://platform.openai.com/account/api-keys.",
+                        "invalid_api_key",
+                    ),
+                )
+        return None
+
+    def _handle(self, connection: ServerConnection) -> None:
+        request = connection.request
+        query = parse_qs(urlsplit(request.path).query if request is not None else "", keep_blank_values=True)
+        model = query.get("model", [DEFAULT_MODEL])[0]
+        if not is_realtime_model(model):
+            event = error_event(
+                f"The model '{model}' does not exist or you do not have access to it.",
+                code="model_not_found",
+            )
+            try:
+                connection.send(json.dumps(event))
+                connection.close(4000, "invalid_request_error.model_not_found")
+            except ConnectionClosed:
+                pass
+            return
+        session = RealtimeSession(
+            connection.send,
+            model=model,
+            text_delay=self.text_delay,
+            rate_limits=self.rate_limits,
+            on_thread=self._track,
+        )
+        with self._lock:
+            self._connections.add(connection)
+        try:
+            session.start()
+            for message in connection:
+                if isinstance(message, str):
+                    session.handle_text(message)
+                else:
+                    session.handle_binary(message)
+        except ConnectionClosed:
+            pass
+        finally:
+            session.close()
+            with self._lock:
+                self._connections.discard(connection)
+
+
+def _url_host(host: str) -> str:
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+def _close_quietly(connection: ServerConnection) -> None:
+    try:
+        connection.close(1001, "server shutting down")
+    except Exception:  # the peer may already be gone
+        logger.debug("local server: closing a connection failed", exc_info=True)
+
+
+def serve(host: str = "127.0.0.1", port: int = 8765, **opts: Any) -> None:
+    """Run a :class:`LocalServer` in the foreground until Ctrl-C.
+
+    Prints the URL to connect to, then blocks; a ``KeyboardInterrupt`` stops the server and
+    returns.
+
+    Args:
+        host: interface to bind.
+        port: TCP port (0 picks a free one).
+        **opts: further :class:`LocalServer` options (``api_key``, ``text_delay``, ...).
+    """
+    server = LocalServer(host, port, **opts).start()
+    print(f"rtsync local Realtime server listening on {server.url}  (Ctrl-C to stop)", flush=True)
+    stop = threading.Event()
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
