@@ -7,6 +7,8 @@ runs your callbacks in arrival order. The API, by group:
   ``send`` and the typed senders, ``wait_for``, ``ask`` -> :class:`Reply`.
 * Events: :mod:`rtsync.events` (every client and server event, ``parse_event``).
 * Errors: :mod:`rtsync.errors` (``RealtimeError`` and its tree).
+* Voice: :class:`VoiceSession` (microphone -> server, server -> speaker, barge-in) on
+  :mod:`rtsync.audio` (``RingBuffer``, ``Microphone``, ``Speaker``, ``list_devices``, formats).
 * Local server: :class:`rtsync.server.LocalServer` (also ``python -m rtsync serve``).
 
 ``import rtsync`` loads neither numpy, PyAudio nor the local server; they load on first use.
@@ -34,6 +36,7 @@ from rtsync.errors import (
     WaitTimeout,
 )
 from rtsync.events import UNSET, parse_event
+from rtsync.voice import VoiceSession, VoiceStats
 
 if TYPE_CHECKING:
     from rtsync.server import LocalServer
@@ -57,6 +60,8 @@ __all__ = [
     "ResponseFailed",
     "ServerError",
     "TLSError",
+    "VoiceSession",
+    "VoiceStats",
     "WaitTimeout",
     "__version__",
     "parse_event",

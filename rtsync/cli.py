@@ -5,6 +5,9 @@ Subcommands:
 * ``serve`` — run the local Realtime server (``ws://127.0.0.1:8765/v1/realtime``).
 * ``chat`` — a text chat that streams replies as they arrive. Without ``OPENAI_API_KEY`` and
   without ``--url`` it starts a local server in-process and says so.
+* ``voice`` — talk through the microphone and speaker (server VAD, barge-in); local server by
+  default, like ``chat``.
+* ``devices`` — list the audio devices PortAudio sees.
 """
 
 from __future__ import annotations
@@ -107,6 +110,66 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_devices(args: argparse.Namespace) -> int:
+    from rtsync.audio import list_devices
+    from rtsync.errors import AudioError
+
+    try:
+        devices = list_devices()
+    except AudioError as exc:
+        print(f"no audio: {exc}", file=sys.stderr)
+        return 2
+    for d in devices:
+        marks = ("in" if d.is_default_input else "") + (" out" if d.is_default_output else "")
+        print(f"{d.index:3d}  {d.name}  [{d.host_api}]  in={d.max_input_channels} out={d.max_output_channels} "
+              f"rate={d.default_sample_rate:g}" + (f"  default {marks.strip()}" if marks.strip() else ""))
+    if not devices:
+        print("no audio devices found", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_voice(args: argparse.Namespace) -> int:
+    import time
+
+    from rtsync.client import RealtimeClient
+    from rtsync.errors import RealtimeError
+    from rtsync.voice import VoiceSession
+
+    server = None
+    url = args.url
+    if url is None and not os.environ.get("OPENAI_API_KEY"):
+        from rtsync.server import LocalServer
+
+        server = LocalServer().start()
+        url = server.url
+        print(f"No OPENAI_API_KEY and no --url: talking to the local server at {url}", flush=True)
+    client = RealtimeClient(model=args.model, **({"url": url} if url else {}))
+    if args.verbose:
+        client.on("*", _print_event_line)
+    client.on("input_audio_buffer.speech_started", lambda ev: print("[you are speaking]", flush=True))
+    client.on("input_audio_buffer.speech_stopped", lambda ev: print("[you stopped]", flush=True))
+    client.on("response.audio_transcript.done", lambda ev: print(f"assistant: {ev.transcript}", flush=True))
+    try:
+        with client, VoiceSession(client, echo_guard=args.echo_guard) as voice:
+            print("listening (Ctrl-C to stop)", flush=True)
+            deadline = None if args.seconds is None else time.monotonic() + args.seconds
+            try:
+                while client.is_open and (deadline is None or time.monotonic() < deadline):
+                    time.sleep(0.1)
+            except KeyboardInterrupt:
+                print()
+            st = voice.refresh_stats()
+            print(f"underruns {st.underruns}, overruns {st.overruns}, barge-ins {st.interrupts}", flush=True)
+    except RealtimeError as exc:
+        print(f"voice: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if server is not None:
+            server.stop()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m rtsync``."""
     p = argparse.ArgumentParser(prog="python -m rtsync", description="rtsync command line")
@@ -121,6 +184,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--model", default="gpt-4o-realtime-preview-2024-10-01", help="model id")
     c.add_argument("--verbose", "-v", action="store_true", help="print every event on one line (stderr)")
     c.set_defaults(func=_cmd_chat)
+    v = sub.add_parser("voice", help="talk through the microphone and speaker; local server unless a key/--url")
+    v.add_argument("--url", default=None, help="WebSocket endpoint (default: local server, or OpenAI with a key)")
+    v.add_argument("--model", default="gpt-4o-realtime-preview-2024-10-01", help="model id")
+    v.add_argument("--seconds", type=float, default=None, help="stop after this long")
+    v.add_argument("--echo-guard", choices=["half_duplex", "threshold"], default=None,
+                   help="for speakers without echo cancellation")
+    v.add_argument("--verbose", "-v", action="store_true", help="print every event on one line (stderr)")
+    v.set_defaults(func=_cmd_voice)
+    d = sub.add_parser("devices", help="list the audio devices")
+    d.set_defaults(func=_cmd_devices)
     return p
 
 

@@ -33,6 +33,7 @@ __all__ = ["HandlerRegistry", "PumpDispatcher", "ThreadDispatcher", "Waiter", "e
 Callback = Callable[[Any], Any]
 
 _UNKNOWN_KEY = "rtsync.unknown"
+_CACHE_MAX = 1024
 
 
 def event_key(type_or_class: str | type[Event]) -> str:
@@ -68,6 +69,9 @@ class HandlerRegistry:
         self._lock = threading.Lock()
         self._by_key: dict[str, tuple[_Handler, ...]] = {}
         self._all: tuple[_Handler, ...] = ()
+        # snapshot() results by (key, also). Any change replaces the dict (never clears it in
+        # place), so a reader holding the old one only ever sees a complete, older snapshot.
+        self._cache: dict[tuple[str, str | None], tuple[tuple[str, _Handler], ...]] = {}
 
     def add(self, key: str, fn: Callback, once: bool = False) -> None:
         """Register ``fn`` for ``key`` (``"*"`` = every event)."""
@@ -79,6 +83,7 @@ class HandlerRegistry:
                 self._all = (*self._all, h)
             else:
                 self._by_key[key] = (*self._by_key.get(key, ()), h)
+            self._cache = {}
 
     def remove(self, key: str, fn: Callback | None = None) -> int:
         """Unregister ``fn`` (or every callback when ``fn`` is None) for ``key``; return how many."""
@@ -92,6 +97,7 @@ class HandlerRegistry:
                 self._by_key[key] = kept
             else:
                 self._by_key.pop(key, None)
+            self._cache = {}
         return removed
 
     def _discard(self, key: str, h: _Handler) -> bool:
@@ -107,7 +113,18 @@ class HandlerRegistry:
                 self._by_key[key] = kept
             else:
                 self._by_key.pop(key, None)
+            self._cache = {}
             return True
+
+    def snapshot(self, key: str, also: str | None = None) -> tuple[tuple[str, _Handler], ...]:
+        """:meth:`handlers_for` as a tuple, cached until the next change of the registry."""
+        cache = self._cache
+        t = cache.get((key, also))
+        if t is None:
+            t = tuple(self.handlers_for(key, also))
+            if len(cache) < _CACHE_MAX:  # unknown types from a server are unbounded; stay small
+                cache[(key, also)] = t
+        return t
 
     def handlers_for(self, key: str, also: str | None = None) -> list[tuple[str, _Handler]]:
         """Snapshot of the callbacks an event of ``key`` goes to: its own first, then ``"*"``.
@@ -211,11 +228,14 @@ class _Delivery:
                 hook(ev)
             except Exception:  # an internal hook failing is a bug; never stop delivery for it
                 logger.exception("rtsync internal handler failed on %s", ev.type)
-        targets = self.registry.handlers_for(key, _UNKNOWN_KEY if unknown else None)
-        for reg_key, h in targets:
-            if h.once and not self.registry._discard(reg_key, h):
+        registry = self.registry
+        for reg_key, h in registry.snapshot(key, _UNKNOWN_KEY if unknown else None):
+            if h.once and not registry._discard(reg_key, h):
                 continue
-            self._invoke(h.fn, ev)
+            try:
+                h.fn(ev)
+            except Exception as exc:
+                self._report(h.fn, ev, exc)
         if self._waiters:
             with self._waiter_lock:
                 waiters = list(self._waiters)
@@ -233,21 +253,19 @@ class _Delivery:
         for w in waiters:
             w.fail(_closed_error(ev))
 
-    def _invoke(self, fn: Callback, ev: Event) -> None:
-        try:
-            fn(ev)
-        except Exception as exc:
-            logger.exception("rtsync callback %r failed on %s", fn, ev.type)
-            if ev.__class__ is CallbackErrorEvent:
-                return  # never recurse into the error hook
-            err = CallbackErrorEvent(event=ev, exception=exc, callback=fn)
-            for reg_key, h in self.registry.handlers_for(CallbackErrorEvent.type):
-                if h.once and not self.registry._discard(reg_key, h):
-                    continue
-                try:
-                    h.fn(err)
-                except Exception:
-                    logger.exception("rtsync callback_error handler %r failed", h.fn)
+    def _report(self, fn: Callback, ev: Event, exc: Exception) -> None:
+        """Log a callback's exception and hand it to the ``rtsync.callback_error`` callbacks."""
+        logger.exception("rtsync callback %r failed on %s", fn, ev.type, exc_info=exc)
+        if ev.__class__ is CallbackErrorEvent:
+            return  # never recurse into the error hook
+        err = CallbackErrorEvent(event=ev, exception=exc, callback=fn)
+        for reg_key, h in self.registry.snapshot(CallbackErrorEvent.type):
+            if h.once and not self.registry._discard(reg_key, h):
+                continue
+            try:
+                h.fn(err)
+            except Exception:
+                logger.exception("rtsync callback_error handler %r failed", h.fn)
 
 
 def _closed_error(ev: CloseEvent) -> ClosedError:

@@ -1,23 +1,27 @@
 """The WebSocket connection: URL and headers, handshake errors, the reader thread, close.
 
-Knows frames, not callbacks. The reader thread (``rtsync-reader``) receives frames with
-websocket-client (``skip_utf8_validation=True``: the JSON parser rejects bad text anyway, and
-the pure-Python validator costs most of the throughput), parses each into an event and puts
-the events on a queue in batches: after a frame it polls the socket, and while more frames
-are already buffered it keeps reading (up to :data:`MAX_BATCH`) before handing the batch over.
-A lone event goes at once, so batching adds no latency; it only saves thread wake-ups.
+Knows frames, not callbacks. websocket-client does the handshake (and reads the frames up to
+``session.created``); after that the reader thread (``rtsync-reader``) reads the socket itself,
+in large chunks into one reusable buffer, and parses the server's frames in place (server
+frames are unmasked, so a text payload goes to the JSON parser without a copy). Text frames
+become events; pings are answered, through websocket-client so its send lock is held; a close
+is answered and ends the connection. The events go on a queue in batches: every complete frame
+already in the buffer is parsed (up to :data:`MAX_BATCH` per batch), and the batch is handed
+over before the reader blocks for more bytes. A lone event goes at once, so batching adds no
+latency; it only saves thread wake-ups.
 
 The reader never runs user code and never dies on bad input: a frame that does not parse (or a
-binary frame) becomes an ``rtsync.protocol_error`` event and reading goes on. When the
-connection ends, for whatever reason, the last thing the reader queues is exactly one
-``rtsync.close`` event.
+binary frame) becomes an ``rtsync.protocol_error`` event and reading goes on. A frame that
+breaks the WebSocket protocol (masked, RSV bits set, bad fragmentation, unknown opcode) is
+reported the same way and closes the connection (code 1002), as does a message over the size
+limit (code 1009). When the connection ends, for whatever reason, the last thing the reader
+queues is exactly one ``rtsync.close`` event.
 """
 
 from __future__ import annotations
 
 import json
 import queue
-import select
 import socket
 import ssl
 import struct
@@ -41,14 +45,26 @@ from rtsync.events._base import Event
 from rtsync.events.codec import parse_event
 from rtsync.events.local import CloseEvent, ProtocolErrorEvent
 
-__all__ = ["MAX_BATCH", "Transport", "build_url"]
+__all__ = ["MAX_BATCH", "MAX_MESSAGE_SIZE", "Transport", "build_url"]
 
 #: Most events the reader hands over in one batch.
 MAX_BATCH = 256
 
+#: Default limit on one message from the server (a frame, or the fragments of one message);
+#: above it the connection is closed with code 1009.
+MAX_MESSAGE_SIZE = 64 * 1024 * 1024
+
 _OP_TEXT = websocket.ABNF.OPCODE_TEXT
 _OP_BINARY = websocket.ABNF.OPCODE_BINARY
 _OP_CLOSE = websocket.ABNF.OPCODE_CLOSE
+_OP_CONT = websocket.ABNF.OPCODE_CONT
+_OP_PING = websocket.ABNF.OPCODE_PING
+_OP_PONG = websocket.ABNF.OPCODE_PONG
+
+#: The reader's receive buffer; it grows for a larger frame, and shrinks back afterwards.
+_RECV_SIZE = 256 * 1024
+#: Free space below which the reader moves a partial frame to the front of its buffer.
+_MIN_FREE = 64 * 1024
 
 
 def build_url(url: str, model: str | None, extra_query: dict[str, str] | None = None) -> str:
@@ -96,6 +112,8 @@ class Transport:
         out: the queue the reader puts batches of events on.
         connect_timeout: seconds for TCP + TLS + HTTP upgrade + the first event.
         sslopt: options for websocket-client's TLS layer (verification on by default).
+        max_message_size: the largest message accepted from the server, in bytes; a larger one
+            closes the connection with code 1009.
     """
 
     def __init__(
@@ -107,7 +125,10 @@ class Transport:
         connect_timeout: float = 15.0,
         sslopt: dict[str, Any] | None = None,
         on_frame: Callable[[str, Any], None] | None = None,
+        max_message_size: int = MAX_MESSAGE_SIZE,
     ) -> None:
+        if max_message_size < 1024:
+            raise ValueError(f"max_message_size must be at least 1024 bytes, got {max_message_size}")
         self.url = url
         self._headers = headers
         self._out = out
@@ -121,6 +142,7 @@ class Transport:
         self.close_code: int | None = None
         self.close_reason: str = ""
         self._on_frame = on_frame
+        self._max_message_size = max_message_size
 
     # -- connect ---------------------------------------------------------------------------
     def connect(self) -> Event:
@@ -224,43 +246,166 @@ class Transport:
     def _read_loop(self) -> None:
         ws = self._ws
         assert ws is not None
-        out_put = self._out.put
-        recv_data = ws.recv_data
-        on_frame = self._on_frame
-        frame_buffer = ws.frame_buffer
         sock = ws.sock
         assert sock is not None
-        pending = getattr(sock, "pending", None)
-        poller = select.poll()
-        poller.register(sock.fileno(), select.POLLIN)
-        poll = poller.poll
+        out_put = self._out.put
+        on_frame = self._on_frame
+        max_size = self._max_message_size
+        # Bytes websocket-client had read past the last frame of connect() come first.
+        early = b"".join(ws.frame_buffer.recv_buffer)
+        ws.frame_buffer.recv_buffer = []
+        buf = bytearray(max(_RECV_SIZE, len(early) + _MIN_FREE))
+        view = memoryview(buf)
+        end = len(early)
+        view[:end] = early
+        start = 0  # buf[start:end]: received, not yet parsed
+        frag_op = 0  # opcode of the fragmented message in progress (0: none)
+        fragments: list[bytes] = []
+        frag_size = 0
         batch: list[Event] = []
         close_ev: CloseEvent | None = None
         try:
             while True:
-                opcode, data = recv_data()
-                if opcode == _OP_TEXT:
-                    try:
-                        batch.append(parse_event(data))
-                        if on_frame is not None:
-                            on_frame("recv", data)
-                    except ProtocolError as exc:
-                        logger.warning("rtsync: skipped an invalid frame: %s (%s)", exc, short_dump(_text(data)))
-                        batch.append(ProtocolErrorEvent(error=exc, data=_text(data)))
-                elif opcode == _OP_BINARY:
-                    perr = ProtocolError(f"unexpected binary frame of {len(data)} bytes", data)
-                    logger.warning("rtsync: skipped a binary frame of %d bytes", len(data))
-                    batch.append(ProtocolErrorEvent(error=perr, data=bytes(data)))
-                elif opcode == _OP_CLOSE:
-                    code, reason = _close_payload(data)
-                    close_ev = CloseEvent(code=code, reason=reason, initiated_by_client=self._closing.is_set())
-                    break
-                # Hand over now unless more frames are already waiting on the socket.
-                if len(batch) >= MAX_BATCH or not (
-                    frame_buffer.recv_buffer or (pending is not None and pending()) or poll(0)
-                ):
+                # Every complete frame in buf[start:end]; ``need``: the size of the next one,
+                # as far as its header tells.
+                while True:
+                    avail = end - start
+                    if avail < 2:
+                        need = 2
+                        break
+                    b0 = buf[start]
+                    b1 = buf[start + 1]
+                    if b1 & 0x80:
+                        raise _Fail(1002, "the server sent a masked frame")
+                    if b0 & 0x70:
+                        raise _Fail(1002, "the server sent a frame with RSV bits set (no extension was negotiated)")
+                    n = b1
+                    h = start + 2
+                    if n >= 126:
+                        if n == 126:
+                            if avail < 4:
+                                need = 4
+                                break
+                            n = (buf[start + 2] << 8) | buf[start + 3]
+                            h += 2
+                        else:
+                            if avail < 10:
+                                need = 10
+                                break
+                            n = int.from_bytes(view[start + 2:start + 10], "big")
+                            h += 8
+                        if n > max_size:
+                            raise _Fail(1009, f"a frame of {n} bytes is over the limit of {max_size}")
+                    if end - h < n:
+                        need = h - start + n
+                        break
+                    start = h + n
+                    if b0 == 0x81 and not frag_op:  # a whole text frame: the common case
+                        payload = view[h:start]
+                        try:
+                            batch.append(parse_event(payload))
+                            if on_frame is not None:
+                                on_frame("recv", payload.tobytes())
+                        except ProtocolError as exc:
+                            batch.append(_invalid_text(exc, payload))
+                        if len(batch) >= MAX_BATCH:
+                            out_put(batch)
+                            batch = []
+                        continue
+                    op = b0 & 0x0F
+                    if op >= 8:  # control frame (may come between the fragments of a message)
+                        if not b0 & 0x80 or n > 125:
+                            raise _Fail(1002, "the server sent a fragmented or oversized control frame")
+                        if op == _OP_PING:
+                            ws.pong(view[h:start].tobytes())
+                        elif op == _OP_CLOSE:
+                            code, reason = _close_payload(view[h:start].tobytes())
+                            closing = self._closing.is_set()
+                            close_ev = CloseEvent(code=code, reason=reason, initiated_by_client=closing)
+                            if not closing:  # answer the server's close (ours was already sent)
+                                try:
+                                    ws.send_close(code if _sendable(code) else 1000)
+                                except Exception:
+                                    pass
+                            raise _Closed
+                        elif op != _OP_PONG:
+                            raise _Fail(1002, f"the server sent a frame with unknown opcode {op:#x}")
+                        continue
+                    if op == _OP_CONT:
+                        if not frag_op:
+                            raise _Fail(1002, "the server sent a continuation frame outside a message")
+                    elif op == _OP_TEXT or op == _OP_BINARY:
+                        if frag_op:
+                            raise _Fail(1002, "the server started a message inside a fragmented one")
+                    else:
+                        raise _Fail(1002, f"the server sent a frame with unknown opcode {op:#x}")
+                    if frag_op or not b0 & 0x80:  # part of a fragmented message
+                        frag_size += n
+                        if frag_size > max_size:
+                            raise _Fail(1009, f"a message of over {max_size} bytes is over the limit")
+                        fragments.append(view[h:start].tobytes())
+                        if op:
+                            frag_op = op
+                        if not b0 & 0x80:
+                            continue
+                        data: Any = b"".join(fragments)
+                        op = frag_op
+                        fragments = []
+                        frag_op = frag_size = 0
+                    else:
+                        data = view[h:start]
+                    if op == _OP_TEXT:
+                        try:
+                            batch.append(parse_event(data))
+                            if on_frame is not None:
+                                on_frame("recv", bytes(data))
+                        except ProtocolError as exc:
+                            batch.append(_invalid_text(exc, data))
+                    else:
+                        perr = ProtocolError(f"unexpected binary frame of {len(data)} bytes", bytes(data))
+                        logger.warning("rtsync: skipped a binary frame of %d bytes", len(data))
+                        batch.append(ProtocolErrorEvent(error=perr, data=perr.data))
+                    if len(batch) >= MAX_BATCH:
+                        out_put(batch)
+                        batch = []
+                # No complete frame left: hand over what was parsed (a lone event goes at once),
+                # then make room for the rest of the next frame and block for more bytes.
+                if batch:
                     out_put(batch)
                     batch = []
+                size = len(buf)
+                k = end - start  # the start of the next frame (k < need)
+                if need + _MIN_FREE > size:
+                    new: bytearray | None = bytearray(need + _RECV_SIZE)  # grow for a large frame
+                elif size > _RECV_SIZE and need + _MIN_FREE <= _RECV_SIZE:
+                    new = bytearray(_RECV_SIZE)  # the large frames are done: back to the usual size
+                else:
+                    new = None
+                if new is not None:
+                    new[:k] = view[start:end]
+                    buf = new
+                    view = memoryview(buf)
+                    start, end = 0, k
+                elif start == end:
+                    start = end = 0
+                elif start + need > size or size - end < _MIN_FREE:
+                    view[:k] = view[start:end]  # memoryview assignment handles the overlap
+                    start, end = 0, k
+                got = sock.recv_into(view[end:])
+                if not got:
+                    raise websocket.WebSocketConnectionClosedException("Connection to remote host was lost.")
+                end += got
+        except _Closed:
+            pass
+        except _Fail as fail:
+            perr = ProtocolError(fail.reason)
+            logger.warning("rtsync: closing the connection: %s", fail.reason)
+            batch.append(ProtocolErrorEvent(error=perr, data=None))
+            try:
+                ws.send_close(fail.code, fail.reason.encode()[:123])
+            except Exception:
+                pass
+            close_ev = CloseEvent(code=fail.code, reason=fail.reason, error=perr)
         except Exception as exc:  # connection lost, socket shut down by close(), ...
             if self._closing.is_set():
                 close_ev = CloseEvent(code=self.close_code or 1000, reason=self.close_reason or "closed by client",
@@ -330,6 +475,34 @@ class Transport:
             ws.shutdown()
         except Exception:  # pragma: no cover - best effort
             pass
+
+
+class _Closed(Exception):
+    """The server closed the connection (the reader's CloseEvent is set)."""
+
+
+class _Fail(Exception):
+    """The server broke the WebSocket protocol: close with ``code``."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def _invalid_text(exc: ProtocolError, data: Any) -> ProtocolErrorEvent:
+    """The event for a text frame that is not a valid event (``data`` may be a view: copied)."""
+    raw = bytes(data)
+    if isinstance(exc.data, memoryview):
+        exc.data = raw
+    text = raw.decode("utf-8", "replace")
+    logger.warning("rtsync: skipped an invalid frame: %s (%s)", exc, short_dump(text))
+    return ProtocolErrorEvent(error=exc, data=text)
+
+
+def _sendable(code: int) -> bool:
+    """Whether a close code may be sent in a close frame (RFC 6455, 7.4)."""
+    return 1000 <= code < 5000 and code not in (1004, 1005, 1006, 1015)
 
 
 def _close_payload(data: bytes) -> tuple[int, str]:

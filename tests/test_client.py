@@ -158,7 +158,7 @@ def test_ask_raises_on_its_own_error(slow_server):
 def test_cancel_mid_stream(slow_server):
     with RealtimeClient(url=slow_server.url) as c:
         c.create_item("one two three four five six seven eight nine ten")
-        c.create_response()
+        c.create_response(modalities=["text"])
         c.wait_for(ResponseTextDelta, timeout=5)
         c.cancel_response()
         done = c.wait_for("response.done", timeout=5)
@@ -228,7 +228,7 @@ def test_close_inside_callback_and_twice(local_server):
     c.once(ResponseTextDelta, on_delta)
     c.on("rtsync.close", lambda ev: closed.set())
     c.create_item("close me")
-    c.create_response()
+    c.create_response(modalities=["text"])
     assert closed.wait(5)
     c.close()
     c.close()

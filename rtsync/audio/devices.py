@@ -1084,6 +1084,15 @@ class Speaker(_Stream):
         return self._to_rate(self._played)
 
     @property
+    def interrupt_pending(self) -> bool:
+        """True from :meth:`interrupt` until the callback has faded out the old audio.
+
+        Once it is False again, :attr:`played_samples` is final for everything written before
+        the interrupt (a stopped stream never clears it).
+        """
+        return self._interrupt_seen != self._interrupt_req
+
+    @property
     def played_frames_device(self) -> int:
         """Like :attr:`played_samples`, in frames at :attr:`device_rate`."""
         return self._played

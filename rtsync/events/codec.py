@@ -140,11 +140,12 @@ def dumper(cls: type) -> Callable[[Any], dict[str, Any]]:
 
 def _decode(data: str | bytes | bytearray | memoryview) -> Any:
     try:
-        if isinstance(data, memoryview):
-            data = data.tobytes()
-        return json.loads(data)
+        # json.loads(bytes) sniffs the encoding and decodes with "surrogatepass"; a strict UTF-8
+        # decode first is faster, and strict is right (a text frame must be UTF-8).
+        return json.loads(data if isinstance(data, str) else str(data, "utf-8"))
     except (ValueError, TypeError) as exc:  # JSONDecodeError and UnicodeDecodeError
-        raise ProtocolError(f"frame is not valid JSON: {exc}", data) from None
+        raise ProtocolError(f"frame is not valid JSON: {exc}",
+                            data.tobytes() if isinstance(data, memoryview) else data) from None
 
 
 def parse_event(data: str | bytes | bytearray | memoryview | dict[str, Any], dialect: str = "beta") -> Event:

@@ -30,7 +30,9 @@ The scripted model
       if none); several named tools give several calls in one response;
     * once ``function_call_output`` items follow the user message, the next response says
       ``Tool NAME returned: OUTPUT``, one line per answered call;
-    * a committed audio turn gets ``I heard N.N seconds of speech.``; with input transcription
+    * a committed audio turn gets ``I heard N.N seconds of speech.`` (``N.N`` = duration of the
+      committed audio, one decimal; spoken when audio is among the modalities); with input
+      transcription
       enabled its transcript completes as ``[speech N.N s]`` (there is no speech recogniser);
     * with no user message at all, the reply is ``How can I help you?``.
 
@@ -39,13 +41,44 @@ The scripted model
 Differences from the real service
     * Instructions, temperature and voice are echoed where the protocol shows them but never
       change the words.
-    * Audio output is not synthesised yet: a response whose modalities include ``"audio"`` carries
-      its words as a **text** content part (``response.text.*`` events), not as an audio part with
-      ``response.audio*`` events. Consequently no item has model audio yet and every
-      ``conversation.item.truncate`` is answered with "Only model output audio messages can be
-      truncated".
-    * Server VAD is not run yet: the ``turn_detection`` setting is stored and echoed, but appended
-      audio only accumulates until the client commits it.
+    * Server VAD (``turn_detection.type == "server_vad"``, on by default) is an energy detector
+      over 10 ms frames of the decoded input (pcm16 24 kHz or G.711 8 kHz), fed incrementally by
+      each append. A frame is speech when its RMS level (DC offset removed) exceeds
+      ``-70 + 60 × threshold`` dBFS (the default 0.5 gives -40 dBFS: normal speech triggers,
+      digital silence and -60 dBFS noise do not). ``speech_started`` comes as soon as a speech
+      frame arrives, with ``audio_start_ms`` = frame start minus ``prefix_padding_ms`` (not below
+      0) on the clock of all audio appended in the session; after ``silence_duration_ms`` without
+      speech come ``speech_stopped`` (``audio_end_ms`` includes the silence window),
+      ``input_audio_buffer.committed`` (the audio from ``audio_start_ms`` to ``audio_end_ms``),
+      ``conversation.item.created`` and, if ``create_response``, an automatic response. With
+      ``interrupt_response``, speech starting during a response cancels it (reason
+      ``turn_detected``). Audio before a turn is dropped when the turn is committed; with no
+      speech the buffer keeps at most the last 60 s. A manual commit or clear ends a turn in
+      progress without ``speech_stopped``. ``semantic_vad`` is stored and echoed but not run
+      (audio accumulates until the client commits, as with ``turn_detection: null``).
+    * Audio output: when a response's modalities include ``"audio"`` (the session default), the
+      message has an ``audio`` part: ``response.audio.delta`` chunks of 100 ms in the
+      ``output_audio_format`` (pcm16 24 kHz, G.711 8 kHz) interleaved with one
+      ``response.audio_transcript.delta`` per word (a word is sent just before the first audio
+      chunk that reaches its estimated start), then ``response.audio.done``,
+      ``response.audio_transcript.done``, ``response.content_part.done`` (transcript, no audio
+      bytes), ``response.output_item.done`` and ``response.done``. Function calls have no audio.
+      The voice (:class:`LocalServer` option ``voice``) is espeak-ng speech when the program is
+      installed (``"auto"``, the default, or ``"espeak"``), else a 440 Hz beep of 250 ms plus 50 ms
+      of silence per word at -12 dBFS (``"tone"``); see :mod:`rtsync.server.voice`. Audio is
+      sent as fast as possible unless ``audio_pace`` is set (1.0 = real time, 0.5 = twice real
+      time); ``text_delay`` still spaces the transcript words. Output audio tokens in ``usage``
+      are estimated like input audio (ten per second).
+    * Truncation works on assistant audio items, also while they stream (up to the audio sent so
+      far): ``audio_end_ms`` beyond the item's audio gives ``Audio content of <have>ms is already
+      shorter than <asked>ms`` (code ``null``); success sends ``conversation.item.truncated``,
+      forgets the audio after the point (a later truncate can only go shorter) and cuts the
+      transcript to the words whose estimated end (word positions proportional to their length
+      in characters) falls before the point.
+    * Input transcription, when ``input_audio_transcription`` is set, runs on its own thread after
+      each commit: one ``conversation.item.input_audio_transcription.delta`` and a ``.completed``
+      with the transcript ``[speech N.N s]``. They come after the item's
+      ``conversation.item.created`` and may interleave with the response events.
     * Token counts in ``usage`` and ``rate_limits.updated`` are estimates (about four characters
       per text token, ten tokens per second of audio); nothing is ever rate limited.
     * ``transcription_session.update`` and ``output_audio_buffer.clear`` are rejected with an
@@ -53,8 +86,14 @@ Differences from the real service
     * A ``model`` key in ``session.update`` is accepted and ignored; the model is fixed by the URL.
     * Error texts the beta sources do not pin down (unknown ``previous_item_id``, retrieving an
       unknown item, duplicate item ids, invalid base64) are written in the service's style.
-    * ``text_delay`` (a :class:`LocalServer` option) slows streaming down on purpose, so that
-      clients can exercise cancellation.
+    * ``text_delay`` and ``audio_pace`` (:class:`LocalServer` options) slow streaming down on
+      purpose, so that clients can exercise cancellation and barge-in.
+
+Options of :class:`LocalServer` (all keyword-only after ``host`` and ``port``): ``api_key``,
+``text_delay`` (seconds between text/transcript deltas, default 0), ``rate_limits`` (default
+true), ``audio_pace`` (``None`` or a factor of real time, default ``None``) and ``voice``
+(``"auto"``, ``"espeak"`` or ``"tone"``; ``"espeak"`` raises ``ValueError`` when espeak-ng is
+missing).
 """
 
 from rtsync.server.app import LocalServer, serve

@@ -15,7 +15,8 @@ The HTTP side mirrors the real endpoint closely enough for clients to test their
 Every thread the server runs is named ``rtsync-server-*``: the accept loop
 (``rtsync-server-accept``), one per connection (``rtsync-server-conn-N``), the library's frame
 reader and keepalive threads of each connection (``rtsync-server-recv-N``,
-``rtsync-server-ping-N``) and one per response (``rtsync-server-response-N``).
+``rtsync-server-ping-N``), one per response (``rtsync-server-response-N``) and one per input
+transcription (``rtsync-server-transcribe-N``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from websockets.typing import Subprotocol
 
 from rtsync._log import redact, register_secret
 from rtsync.server.session import RealtimeSession, error_event
+from rtsync.server.voice import resolve_voice
 
 __all__ = ["DEFAULT_MODEL", "LocalServer", "is_realtime_model", "serve"]
 
@@ -125,6 +127,12 @@ class LocalServer:
         text_delay: seconds to wait between streamed deltas; 0 streams as fast as possible.
             A positive value makes it possible to cancel a response mid-stream.
         rate_limits: emit ``rate_limits.updated`` after each ``response.created``.
+        audio_pace: how fast output audio is sent: ``None`` (default) as fast as possible; a
+            number ``p`` waits ``p`` times the duration of each 100 ms chunk before sending the
+            next one (1.0 = real time, 0.5 = twice real time). ``text_delay`` still applies
+            between transcript words.
+        voice: ``"auto"`` (default: espeak-ng speech when the program is installed, else a
+            synthetic tone), ``"espeak"`` (requires espeak-ng) or ``"tone"``.
         **future_options: options of later server features; accepted and kept in
             :attr:`options`, ignored by this version.
 
@@ -142,6 +150,8 @@ class LocalServer:
         api_key: str | None = None,
         text_delay: float = 0.0,
         rate_limits: bool = True,
+        audio_pace: float | None = None,
+        voice: str = "auto",
         **future_options: Any,
     ) -> None:
         self.host = host
@@ -149,6 +159,10 @@ class LocalServer:
         self.url = f"ws://{host}:{port}{PATH}"
         self.text_delay = float(text_delay)
         self.rate_limits = rate_limits
+        if audio_pace is not None and (not isinstance(audio_pace, (int, float)) or audio_pace < 0):
+            raise ValueError(f"audio_pace must be None or a number >= 0, not {audio_pace!r}")
+        self.audio_pace = None if audio_pace is None else float(audio_pace)
+        self.voice = resolve_voice(voice)
         self.options: dict[str, Any] = dict(future_options)
         self._api_key = api_key
         register_secret(api_key)
@@ -357,6 +371,8 @@ class LocalServer:
             text_delay=self.text_delay,
             rate_limits=self.rate_limits,
             on_thread=self._track,
+            audio_pace=self.audio_pace,
+            voice=self.voice,
         )
         with self._lock:
             self._connections.add(connection)

@@ -24,9 +24,9 @@ Instructions, temperature and voice never change the words. Text streams as one 
 (the separating whitespace is attached to the front of the following word, so the deltas
 concatenate to the exact text); function arguments stream in small token-like chunks.
 
-Audio output is not synthesised in this version: when a response's modalities include
-``"audio"``, its words still go out as a ``text`` content part with ``response.text.*`` events
-(not an ``audio`` part with ``response.audio*`` events as the real service would send).
+When a response's modalities include ``"audio"``, the same words are spoken (see
+:mod:`rtsync.server.voice`) and streamed as an ``audio`` content part whose transcript deltas are
+the word deltas.
 """
 
 from __future__ import annotations

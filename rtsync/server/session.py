@@ -27,7 +27,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from rtsync.audio.formats import FORMAT_RATES, bytes_per_ms, decode_audio, encode_audio
 from rtsync.server import model as fake_model
+from rtsync.server import voice as fake_voice
+from rtsync.server.vad import EnergyVad
 
 __all__ = [
     "CLIENT_EVENT_TYPES",
@@ -68,6 +71,8 @@ _AUDIO_FORMATS = ("pcm16", "g711_ulaw", "g711_alaw")
 _BYTES_PER_MS = {"pcm16": 48, "g711_ulaw": 8, "g711_alaw": 8}
 _MAX_APPEND_BYTES = 15 * 1024 * 1024
 _MIN_COMMIT_MS = 100.0
+_MAX_IDLE_BUFFER_MS = 60_000.0  # with server VAD on and nobody speaking, older audio is dropped
+_AUDIO_CHUNK_MS = 100
 _SESSION_SECONDS = 1800
 
 _SERVER_VAD_DEFAULTS: dict[str, Any] = {
@@ -468,6 +473,9 @@ class _ItemInfo:
     audio: bytes | None = None  # input audio bytes of a user audio message
     audio_seconds: float | None = None  # duration of that input audio
     audio_ms: int | None = None  # length of model output audio (assistant audio items only)
+    words: list[str] | None = None  # transcript words of model output audio
+    word_ends_ms: list[float] | None = None  # where each of those words ends in the audio
+    truncated_ms: int | None = None  # audio_end_ms of the last truncation
 
 
 class Conversation:
@@ -544,9 +552,11 @@ class Conversation:
     def truncate(self, item_id: str, content_index: int, audio_end_ms: int) -> None:
         """Cut the audio of an assistant audio item at ``audio_end_ms`` (REFERENCE §7).
 
-        The item's audio length is ``info[item_id].audio_ms``, recorded when model audio output
-        is generated; an item without it is not model output audio and cannot be truncated.
-        The transcript of a truncated part is cleared, as the real service drops it.
+        The item's audio length is ``info[item_id].audio_ms``, recorded while model audio output
+        is generated (so a still-streaming item can be truncated up to the audio sent so far); an
+        item without it is not model output audio and cannot be truncated. The transcript is cut
+        to the words that end before ``audio_end_ms`` (word positions are estimated in proportion
+        to their length in characters); the audio after the point is forgotten.
 
         Raises:
             ClientError: unknown item, not a model audio item, or ``audio_end_ms`` beyond the
@@ -573,13 +583,28 @@ class Conversation:
                 code="unsupported_content_type",
                 param=None,
             )
+        have = info.audio_ms
         if audio_end_ms > info.audio_ms:
             raise ClientError(
                 f"Audio content of {info.audio_ms}ms is already shorter than {audio_end_ms}ms",
                 code=None,
             )
         info.audio_ms = audio_end_ms
-        content[content_index]["transcript"] = ""
+        info.truncated_ms = audio_end_ms
+        content[content_index]["transcript"] = _cut_transcript(
+            info, str(content[content_index].get("transcript") or ""), audio_end_ms, have
+        )
+
+
+def _cut_transcript(info: _ItemInfo, transcript: str, end_ms: int, have_ms: int) -> str:
+    """The part of a spoken transcript heard up to ``end_ms`` (an estimate, by words)."""
+    if info.words is not None and info.word_ends_ms is not None:
+        kept = [w for w, end in zip(info.words, info.word_ends_ms, strict=True) if end <= end_ms + 1e-6]
+        return "".join(kept)
+    words = fake_model.split_words(transcript)
+    if have_ms <= 0:
+        return ""
+    return "".join(words[: len(words) * end_ms // have_ms])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -602,6 +627,7 @@ class _Run:
     truncated: bool = False
     finished: bool = False
     output_tokens: int = 0
+    output_audio_tokens: int = 0
     thread: threading.Thread | None = None
 
 
@@ -614,7 +640,12 @@ class RealtimeSession:
         model: the model id from the URL.
         text_delay: seconds to wait between streamed deltas (0 = as fast as possible).
         rate_limits: emit ``rate_limits.updated`` after each ``response.created``.
-        on_thread: called with every response thread before it starts (the server tracks them).
+        on_thread: called with every response or transcription thread before it starts (the
+            server tracks them).
+        audio_pace: ``None`` sends output audio as fast as possible; a number ``p`` waits
+            ``p`` times the duration of each 100 ms audio chunk before the next one (1.0 = real
+            time, 0.5 = twice real time).
+        voice: ``"auto"``, ``"espeak"`` or ``"tone"`` (see :mod:`rtsync.server.voice`).
     """
 
     def __init__(
@@ -625,8 +656,17 @@ class RealtimeSession:
         text_delay: float = 0.0,
         rate_limits: bool = True,
         on_thread: Callable[[threading.Thread], None] | None = None,
+        audio_pace: float | None = None,
+        voice: str = "auto",
     ) -> None:
         self._send_text = send_text
+        self._audio_pace = None if audio_pace is None else max(0.0, float(audio_pace))
+        self._voice = fake_voice.resolve_voice(voice)
+        self._vad = EnergyVad()
+        self._vad_item_id: str | None = None
+        self._vad_start_ms = 0.0
+        self._buffer_start_ms = 0.0  # session clock of the first byte of the input buffer
+        self._helpers: list[threading.Thread] = []  # transcription threads
         self._on_thread = on_thread
         self._text_delay = max(0.0, float(text_delay))
         self._rate_limits = rate_limits
@@ -694,9 +734,13 @@ class RealtimeSession:
             runs = list(self._runs.values())
             for run in runs:
                 run.cancel.set()
+            helpers = list(self._helpers)
         for run in runs:
             if run.thread is not None and run.thread is not threading.current_thread():
                 run.thread.join()
+        for helper in helpers:
+            if helper is not threading.current_thread():
+                helper.join()
 
     # -- input ----------------------------------------------------------------------------------
 
@@ -802,6 +846,8 @@ class RealtimeSession:
         valid = _validate_session(changes)
         with self._lock:
             self.session.update(valid)
+            if not self._server_vad():
+                self._vad.reset_speech()
             self._emit("session.updated", session=self.session)
 
     def _on_transcription_session_update(self, event: dict[str, Any]) -> None:
@@ -846,6 +892,97 @@ class RealtimeSession:
             )
         with self._lock:
             self._audio += data
+            fmt = str(self.session["input_audio_format"])
+            self._vad.push(decode_audio(data, fmt), FORMAT_RATES[fmt])
+        self._run_vad()
+
+    def _server_vad(self) -> dict[str, Any] | None:
+        """The turn_detection settings when server VAD is on, else None."""
+        settings = self.session.get("turn_detection")
+        if isinstance(settings, dict) and settings.get("type") == "server_vad":
+            return settings
+        return None
+
+    def _run_vad(self) -> None:
+        """Feed the appended audio through the VAD and act on what it detects."""
+        while True:
+            interrupted: _Run | None = None
+            respond = False
+            with self._lock:
+                settings = self._server_vad()
+                if settings is None:
+                    self._vad.skip()
+                    return
+                detected = self._vad.step(
+                    float(settings.get("threshold", 0.5)),
+                    int(settings.get("prefix_padding_ms", 300)),
+                    int(settings.get("silence_duration_ms", 200)),
+                )
+                if detected is None:
+                    self._trim_idle_buffer()
+                    return
+                if detected.kind == "started":
+                    self._vad_item_id = new_id("item")
+                    self._vad_start_ms = max(float(detected.ms), self._buffer_start_ms)
+                    self._emit(
+                        "input_audio_buffer.speech_started",
+                        audio_start_ms=detected.ms,
+                        item_id=self._vad_item_id,
+                    )
+                    run = self._active
+                    if settings.get("interrupt_response", True) and run is not None and not run.finished:
+                        run.reason = "turn_detected"
+                        run.cancel.set()
+                        interrupted = run
+                else:
+                    item_id = self._vad_item_id or new_id("item")
+                    self._vad_item_id = None
+                    self._emit("input_audio_buffer.speech_stopped", audio_end_ms=detected.ms, item_id=item_id)
+                    audio = self._take_audio(self._vad_start_ms, float(detected.ms))
+                    self._commit(audio, item_id)
+                    respond = bool(settings.get("create_response", True))
+            if interrupted is not None and interrupted.thread is not None:
+                # Let the cancelled response finish its tail before anything else is sent.
+                interrupted.thread.join()
+            if respond:
+                try:
+                    self._on_response_create({"type": "response.create"})
+                except ClientError as exc:  # e.g. a response still running (interrupt_response off)
+                    logger.debug("local server: no automatic response: %s", exc.message)
+
+    def _take_audio(self, start_ms: float, end_ms: float) -> bytes:
+        """Remove and return the buffered audio between two session times; drop what is before."""
+        fmt = str(self.session["input_audio_format"])
+        per_ms = bytes_per_ms(fmt)
+        width = 2 if fmt == "pcm16" else 1
+
+        def offset(ms: float) -> int:
+            n = round((ms - self._buffer_start_ms) * per_ms)
+            n -= n % width
+            return min(max(n, 0), len(self._audio))
+
+        first, last = offset(start_ms), offset(end_ms)
+        audio = bytes(self._audio[first:last])
+        del self._audio[:last]
+        self._buffer_start_ms += last / per_ms
+        return audio
+
+    def _trim_idle_buffer(self) -> None:
+        """With server VAD on and no speech, keep at most a minute of input buffer."""
+        if self._vad.speaking:
+            return
+        per_ms = self._bytes_per_ms()
+        excess = len(self._audio) - int(_MAX_IDLE_BUFFER_MS * per_ms)
+        if excess > 0:
+            excess -= excess % (2 if per_ms == 48 else 1)
+            del self._audio[:excess]
+            self._buffer_start_ms += excess / per_ms
+
+    def _empty_buffer(self) -> None:
+        self._audio.clear()
+        self._buffer_start_ms = self._vad.appended_ms
+        self._vad.reset_speech()
+        self._vad_item_id = None
 
     def _on_audio_commit(self, event: dict[str, Any]) -> None:
         with self._lock:
@@ -857,35 +994,58 @@ class RealtimeSession:
                     code="input_audio_buffer_commit_empty",
                 )
             audio = bytes(self._audio)
-            self._audio.clear()
-            item_id = new_id("item")
-            previous = self.conversation.last_id()
-            self._emit("input_audio_buffer.committed", previous_item_id=previous, item_id=item_id)
-            part: dict[str, Any] = {"type": "input_audio", "transcript": None}
-            item: dict[str, Any] = {
-                "id": item_id,
-                "object": "realtime.item",
-                "type": "message",
-                "status": "completed",
-                "role": "user",
-                "content": [part],
-            }
-            info = _ItemInfo(audio=audio, audio_seconds=ms / 1000.0)
-            previous = self.conversation.insert(item, None, info)
-            self._emit("conversation.item.created", previous_item_id=previous, item=item)
-            if self.session.get("input_audio_transcription"):
-                transcript = f"[speech {ms / 1000.0:.1f} s]"
+            item_id = self._vad_item_id or new_id("item")
+            self._empty_buffer()
+            self._commit(audio, item_id)
+
+    def _commit(self, audio: bytes, item_id: str) -> None:
+        """Turn ``audio`` into a user audio item (committed, item.created, transcription)."""
+        seconds = len(audio) / self._bytes_per_ms() / 1000.0
+        previous = self.conversation.last_id()
+        self._emit("input_audio_buffer.committed", previous_item_id=previous, item_id=item_id)
+        part: dict[str, Any] = {"type": "input_audio", "transcript": None}
+        item: dict[str, Any] = {
+            "id": item_id,
+            "object": "realtime.item",
+            "type": "message",
+            "status": "completed",
+            "role": "user",
+            "content": [part],
+        }
+        info = _ItemInfo(audio=audio, audio_seconds=seconds)
+        previous = self.conversation.insert(item, None, info)
+        self._emit("conversation.item.created", previous_item_id=previous, item=item)
+        if self.session.get("input_audio_transcription"):
+            helper = threading.Thread(
+                target=self._transcribe,
+                args=(item_id, part, seconds),
+                name=f"rtsync-server-transcribe-{len(self._helpers) + 1}",
+                daemon=True,
+            )
+            self._helpers = [t for t in self._helpers if t.is_alive()]
+            self._helpers.append(helper)
+            if self._on_thread is not None:
+                self._on_thread(helper)
+            helper.start()
+
+    def _transcribe(self, item_id: str, part: dict[str, Any], seconds: float) -> None:
+        """Input transcription (runs on its own thread, like the real service's ASR pass)."""
+        transcript = f"[speech {seconds:.1f} s]"
+        envelope = {"item_id": item_id, "content_index": 0}
+        try:
+            with self._lock:
+                self._emit("conversation.item.input_audio_transcription.delta", **envelope, delta=transcript)
+            with self._lock:
                 part["transcript"] = transcript
                 self._emit(
-                    "conversation.item.input_audio_transcription.completed",
-                    item_id=item_id,
-                    content_index=0,
-                    transcript=transcript,
+                    "conversation.item.input_audio_transcription.completed", **envelope, transcript=transcript
                 )
+        except _Gone:
+            pass
 
     def _on_audio_clear(self, event: dict[str, Any]) -> None:
         with self._lock:
-            self._audio.clear()
+            self._empty_buffer()
             self._emit("input_audio_buffer.cleared")
 
     # -- conversation items ---------------------------------------------------------------------
@@ -1284,9 +1444,12 @@ class RealtimeSession:
         envelope = {"response_id": run.id, "item_id": item["id"], "output_index": index, "content_index": 0}
         if not self._start_item(run, index, item):
             return
+        chunks, run.truncated = fake_model.cap_chunks(fake_model.split_words(output.text), run.cap)
+        if "audio" in run.response["modalities"]:
+            self._stream_audio_part(run, index, item, envelope, chunks)
+            return
         with self._lock:
             self._emit("response.content_part.added", **envelope, part={"type": "text", "text": ""})
-        chunks, run.truncated = fake_model.cap_chunks(fake_model.split_words(output.text), run.cap)
         text = ""
         for number, chunk in enumerate(chunks):
             if number:
@@ -1306,6 +1469,96 @@ class RealtimeSession:
             self._emit("response.output_item.done", response_id=run.id, output_index=index, item=item)
             run.response["output"].append(item)
             run.output_tokens += fake_model.text_tokens(text)
+
+    def _stream_audio_part(
+        self,
+        run: _Run,
+        index: int,
+        item: dict[str, Any],
+        envelope: dict[str, Any],
+        words: list[str],
+    ) -> None:
+        """Stream an ``audio`` content part: audio deltas interleaved with transcript deltas."""
+        text = "".join(words)
+        fmt = str(run.response["output_audio_format"])
+        samples = fake_voice.synthesize(text, self._voice) if text.strip() else None
+        data = encode_audio(samples, fmt, fake_voice.RATE) if samples is not None else b""
+        per_ms = bytes_per_ms(fmt)
+        chunk_bytes = per_ms * _AUDIO_CHUNK_MS
+        total_ms = len(data) / per_ms
+        # Where each word starts and ends in the audio, in proportion to its length.
+        total_chars = sum(len(w) for w in words) or 1
+        starts: list[float] = []
+        ends: list[float] = []
+        done_chars = 0
+        for word in words:
+            starts.append(total_ms * done_chars / total_chars)
+            done_chars += len(word)
+            ends.append(total_ms * done_chars / total_chars)
+        part: dict[str, Any] = {"type": "audio", "transcript": ""}
+        info: _ItemInfo | None = None
+        with self._lock:
+            self._emit("response.content_part.added", **envelope, part=dict(part))
+            item["content"] = [part]
+            if run.in_conversation:
+                info = self.conversation.info.get(item["id"])
+                if info is not None:
+                    info.words = list(words)
+                    info.word_ends_ms = ends
+        transcript = ""
+        sent_words = 0
+        sent_bytes = 0
+
+        def send_words(until_ms: float) -> bool:
+            nonlocal transcript, sent_words
+            while sent_words < len(words) and starts[sent_words] < until_ms:
+                if sent_words:
+                    self._wait(run)
+                with self._lock:
+                    if run.cancel.is_set():
+                        return False
+                    word = words[sent_words]
+                    self._emit("response.audio_transcript.delta", **envelope, delta=word)
+                    transcript += word
+                    sent_words += 1
+                    if info is None or info.truncated_ms is None:
+                        part["transcript"] = transcript
+            return True
+
+        for offset in range(0, len(data), chunk_bytes):
+            chunk = data[offset:offset + chunk_bytes]
+            if not send_words((offset + len(chunk)) / per_ms):
+                break
+            if offset and self._audio_pace:
+                run.cancel.wait(self._audio_pace * len(chunk) / per_ms / 1000.0)
+            with self._lock:
+                if run.cancel.is_set():
+                    break
+                self._emit("response.audio.delta", **envelope, delta=base64.b64encode(chunk).decode("ascii"))
+                sent_bytes += len(chunk)
+                if info is not None and info.truncated_ms is None:
+                    info.audio_ms = int(sent_bytes / per_ms)
+        else:
+            send_words(float("inf"))
+        with self._lock:
+            status = "incomplete" if run.cancel.is_set() or run.truncated else "completed"
+            self._emit("response.audio.done", **envelope)
+            self._emit("response.audio_transcript.done", **envelope, transcript=transcript)
+            self._emit("response.content_part.done", **envelope, part={"type": "audio", "transcript": transcript})
+            item["status"] = status
+            self._emit(
+                "response.output_item.done",
+                response_id=run.id,
+                output_index=index,
+                item={**item, "content": [{"type": "audio", "transcript": transcript}]},
+            )
+            if info is None or info.truncated_ms is None:
+                part["transcript"] = transcript
+            else:  # truncated while streaming: keep what was heard
+                part["transcript"] = _cut_transcript(info, transcript, info.truncated_ms, info.audio_ms or 0)
+            run.response["output"].append(item)
+            run.output_tokens += fake_model.text_tokens(transcript)
+            run.output_audio_tokens += fake_model.audio_tokens(sent_bytes / per_ms / 1000.0)
 
     def _stream_call(self, run: _Run, index: int, output: fake_model.FunctionCall) -> None:
         item: dict[str, Any] = {
@@ -1366,17 +1619,21 @@ class RealtimeSession:
                 text_in = audio_in = 0
             else:
                 text_in, audio_in = run.input_text_tokens, run.input_audio_tokens
+            output_total = run.output_tokens + run.output_audio_tokens
             response["usage"] = {
-                "total_tokens": text_in + audio_in + run.output_tokens,
+                "total_tokens": text_in + audio_in + output_total,
                 "input_tokens": text_in + audio_in,
-                "output_tokens": run.output_tokens,
+                "output_tokens": output_total,
                 "input_token_details": {
                     "text_tokens": text_in,
                     "audio_tokens": audio_in,
                     "cached_tokens": 0,
                     "cached_tokens_details": {"text_tokens": 0, "audio_tokens": 0},
                 },
-                "output_token_details": {"text_tokens": run.output_tokens, "audio_tokens": 0},
+                "output_token_details": {
+                    "text_tokens": run.output_tokens,
+                    "audio_tokens": run.output_audio_tokens,
+                },
             }
             run.finished = True
             self._runs.pop(run.id, None)

@@ -114,7 +114,9 @@ def peer(server: LocalServer, connect: Any) -> Peer:
 
 
 def _texts(events: list[dict[str, Any]]) -> str:
-    return "".join(e["delta"] for e in events if e["type"] == "response.text.delta")
+    """The streamed words of a response: text deltas, or transcript deltas of an audio part."""
+    kinds = ("response.text.delta", "response.audio_transcript.delta")
+    return "".join(e["delta"] for e in events if e["type"] in kinds)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -247,13 +249,15 @@ def test_text_turn_full_event_order(peer: Peer) -> None:
     assert set(usage["output_token_details"]) == {"text_tokens", "audio_tokens"}
 
 
-def test_audio_modalities_still_stream_a_text_part(peer: Peer) -> None:
+def test_audio_modalities_stream_an_audio_part(peer: Peer) -> None:
     peer.user_text("one two")
     peer.send({"type": "response.create"})
     events = peer.until("response.done")
     part = next(e for e in events if e["type"] == "response.content_part.added")["part"]
-    assert part["type"] == "text"
-    assert _texts(events) == "You said: one two"
+    assert part == {"type": "audio", "transcript": ""}
+    transcript = "".join(e["delta"] for e in events if e["type"] == "response.audio_transcript.delta")
+    assert transcript == "You said: one two"
+    assert "response.text.delta" not in [e["type"] for e in events]
     assert events[-1]["response"]["modalities"] == ["text", "audio"]
 
 
@@ -345,7 +349,7 @@ def test_truncate_and_delete_errors(peer: Peer) -> None:
     assert peer.error()["code"] == "item_truncate_invalid_item_id"
 
     user_id = peer.user_text("hi")["item"]["id"]
-    peer.send({"type": "response.create"})
+    peer.send({"type": "response.create", "response": {"modalities": ["text"]}})
     assistant_id = peer.until("response.done")[-1]["response"]["output"][0]["id"]
     for item_id in (user_id, assistant_id):  # text items have no model audio
         peer.send({"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0,
@@ -447,7 +451,7 @@ def test_cancel_mid_stream(make_server: Any, connect: Any) -> None:
     p = connect(server)
     p.expect("session.created")
     p.user_text(" ".join(f"w{n}" for n in range(40)))
-    p.send({"type": "response.create"})
+    p.send({"type": "response.create", "response": {"modalities": ["text"]}})
     events = p.until("response.text.delta")
     p.send({"type": "response.cancel", "event_id": "cancel_1"})
     events += p.until("response.done")

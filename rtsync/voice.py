@@ -1,0 +1,380 @@
+"""``VoiceSession``: microphone -> server, server -> speaker, and barge-in, on a ``RealtimeClient``.
+
+Built only on the client's public surface and :mod:`rtsync.audio`::
+
+    microphone -> PortAudio callback -> ring buffer -> rtsync-voice-sender -> input_audio_buffer.append
+    response.audio.delta -> (dispatcher thread) decode -> Speaker ring buffer -> PortAudio callback
+
+Threads:
+
+* PortAudio's callback threads only copy between the device and the ring buffers.
+* ``rtsync-voice-sender`` takes one block at a time from the microphone and sends it with
+  ``append_audio`` (never from the PortAudio callback).
+* The client's dispatcher thread decodes audio deltas into the speaker and handles barge-in.
+
+Barge-in: on ``input_audio_buffer.speech_started`` (server VAD) or :meth:`VoiceSession.interrupt`
+the speaker goes silent within one block, with a short fade. The response is cancelled only
+where the server does not do it itself (with server VAD and ``interrupt_response`` it does;
+``interrupt()`` and push-to-talk send ``response.cancel``). ``conversation.item.truncate`` is
+sent with ``audio_end_ms`` = the samples of that item actually handed to the device, clamped
+to what was received; nothing is sent when 0 ms were played or the item had finished playing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from rtsync._log import logger
+from rtsync.errors import ClosedError, RealtimeError
+
+if TYPE_CHECKING:
+    from rtsync.audio.devices import Microphone, Speaker
+    from rtsync.client import RealtimeClient
+
+__all__ = ["VoiceSession", "VoiceStats"]
+
+RATE = 24000
+
+
+@attrs.define
+class VoiceStats:
+    """Counters of a voice session, readable from any thread.
+
+    Attributes:
+        underruns: speaker blocks that ran short while playing.
+        overruns: samples dropped because a ring buffer was full (microphone + speaker).
+        played_ms: milliseconds of each assistant item handed to the speaker, by item id.
+        received_ms: milliseconds of each assistant item received, by item id.
+        interrupts: barge-ins handled.
+        truncations: ``(item_id, audio_end_ms)`` sent with ``conversation.item.truncate``.
+        last_barge_in_ms: time from the barge-in trigger to the speaker going silent, last one.
+        blocks_sent: microphone blocks sent with ``input_audio_buffer.append``.
+    """
+
+    underruns: int = 0
+    overruns: int = 0
+    played_ms: dict[str, int] = attrs.field(factory=dict)
+    received_ms: dict[str, int] = attrs.field(factory=dict)
+    interrupts: int = 0
+    truncations: list[tuple[str, int]] = attrs.field(factory=list)
+    last_barge_in_ms: float | None = None
+    blocks_sent: int = 0
+
+
+class _ItemPlayback:
+    __slots__ = ("done", "item_id", "received", "start")
+
+    def __init__(self, item_id: str, start: int) -> None:
+        self.item_id = item_id
+        self.start = start  # position of the item's first sample in the speaker's played stream
+        self.received = 0
+        self.done = False  # response.audio.done arrived
+
+
+class VoiceSession:
+    """Microphone and speaker glue for a connected :class:`~rtsync.RealtimeClient`.
+
+    Args:
+        client: a connected client (or one that will be connected before :meth:`start`).
+        mode: ``"server_vad"`` (default: the server detects turns) or ``"push_to_talk"``
+            (:meth:`start_talking` / :meth:`stop_talking` commit and ask for a response).
+        microphone: a :class:`~rtsync.audio.Microphone` to use; one is opened when None.
+        speaker: a :class:`~rtsync.audio.Speaker` to use; one is opened when None.
+        input_device, output_device: device index or name for the devices opened here.
+        block_ms: block size of both devices and of the appends.
+        prebuffer_ms: jitter prebuffer of the speaker.
+        echo_guard: for speakers without echo cancellation: ``"half_duplex"`` sends silence
+            instead of the microphone while the assistant speaks; ``"threshold"`` sends only
+            blocks louder than ``barge_in_level_db`` while it speaks; None sends everything.
+        barge_in_level_db: the RMS level (dBFS) a block must exceed to pass ``"threshold"``.
+        fade_ms: fade-out length on barge-in.
+        configure_session: send a ``session.update`` for the mode (turn detection on or off).
+
+    Use as a context manager, or call :meth:`start` and :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        client: RealtimeClient,
+        *,
+        mode: str = "server_vad",
+        microphone: Microphone | None = None,
+        speaker: Speaker | None = None,
+        input_device: int | str | None = None,
+        output_device: int | str | None = None,
+        block_ms: int = 20,
+        prebuffer_ms: int = 60,
+        echo_guard: str | None = None,
+        barge_in_level_db: float = -30.0,
+        fade_ms: float = 5.0,
+        configure_session: bool = True,
+    ) -> None:
+        if mode not in ("server_vad", "push_to_talk"):
+            raise ValueError(f"mode must be 'server_vad' or 'push_to_talk', got {mode!r}")
+        if echo_guard not in (None, "half_duplex", "threshold"):
+            raise ValueError(f"echo_guard must be None, 'half_duplex' or 'threshold', got {echo_guard!r}")
+        self.client = client
+        self.mode = mode
+        self.echo_guard = echo_guard
+        self.barge_in_level_db = barge_in_level_db
+        self.fade_ms = fade_ms
+        self.block_ms = block_ms
+        self._configure_session = configure_session
+        self._own_mic = microphone is None
+        self._own_speaker = speaker is None
+        self._mic_arg = microphone
+        self._speaker_arg = speaker
+        self._input_device = input_device
+        self._output_device = output_device
+        self._prebuffer_ms = prebuffer_ms
+        self.microphone: Microphone | None = None
+        self.speaker: Speaker | None = None
+        self.stats = VoiceStats()
+        self._items: dict[str, _ItemPlayback] = {}
+        self._current: _ItemPlayback | None = None
+        self._written = 0  # samples accepted by the speaker, in played-stream positions
+        self._active_response: str | None = None
+        self._muted: set[str] = set()  # responses whose late deltas are dropped after a barge-in
+        self._talking = False
+        self._running = threading.Event()
+        self._sender: threading.Thread | None = None
+        self._registered: list[tuple[str, Any]] = []
+        self._lock = threading.Lock()  # guards playback bookkeeping between interrupt() callers
+        self._output_format = "pcm16"
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> VoiceSession:
+        """Open the devices, register the callbacks and start the sender thread."""
+        from rtsync.audio.devices import Microphone, Speaker
+
+        if self._running.is_set():
+            return self
+        # The microphone first: opening a device object probes every device, and on some
+        # setups (the ALSA file plugin) that probe resets an output already open.
+        self.microphone = self._mic_arg or Microphone(rate=RATE, block_ms=self.block_ms, device=self._input_device)
+        try:
+            self.speaker = self._speaker_arg or Speaker(
+                rate=RATE, block_ms=self.block_ms, device=self._output_device,
+                buffer_ms=120_000, prebuffer_ms=self._prebuffer_ms,
+            )
+        except Exception:
+            if self._own_mic:
+                self.microphone.close()
+            raise
+        self._on("response.created", self._on_response_created)
+        self._on("response.done", self._on_response_done)
+        self._on("response.audio.delta", self._on_audio_delta)
+        self._on("response.audio.done", self._on_audio_done)
+        self._on("input_audio_buffer.speech_started", self._on_speech_started)
+        self._on("session.updated", self._on_session)
+        self._on("rtsync.close", lambda ev: self._running.clear())
+        if self.client.session is not None:
+            self._on_session_obj(self.client.session)
+        if self._configure_session and self.client.is_open:
+            if self.mode == "push_to_talk":
+                self.client.update_session(turn_detection=None)
+            else:
+                self.client.update_session(turn_detection={"type": "server_vad"})
+        self.speaker.start()
+        self.microphone.start()
+        self._running.set()
+        self._sender = threading.Thread(target=self._send_loop, name="rtsync-voice-sender", daemon=True)
+        self._sender.start()
+        return self
+
+    def close(self) -> None:
+        """Stop the sender, unregister the callbacks and close the devices opened here. Idempotent."""
+        self._running.clear()
+        sender = self._sender
+        if sender is not None and sender is not threading.current_thread():
+            sender.join(2.0)
+        for key, fn in self._registered:
+            self.client.off(key, fn)
+        self._registered.clear()
+        if self.microphone is not None and self._own_mic:
+            self.microphone.close()
+        if self.speaker is not None and self._own_speaker:
+            self.speaker.close()
+
+    def __enter__(self) -> VoiceSession:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _on(self, key: str, fn: Any) -> None:
+        self.client.on(key, fn)
+        self._registered.append((key, fn))
+
+    # -- state read by users -----------------------------------------------------------------
+    @property
+    def assistant_speaking(self) -> bool:
+        """True while assistant audio is queued or playing."""
+        sp = self.speaker
+        return sp is not None and sp.queued_samples > 0
+
+    def refresh_stats(self) -> VoiceStats:
+        """Update :attr:`stats` from the devices and return it."""
+        st = self.stats
+        if self.speaker is not None:
+            st.underruns = self.speaker.underruns
+            st.overruns = self.speaker.overruns + (self.microphone.overruns if self.microphone else 0)
+            played = self.speaker.played_samples
+            with self._lock:
+                for rec in self._items.values():
+                    ms = max(0, min(played - rec.start, rec.received)) * 1000 // RATE
+                    st.played_ms[rec.item_id] = ms
+        return st
+
+    # -- microphone path (rtsync-voice-sender) -----------------------------------------------
+    def _send_loop(self) -> None:
+        import numpy as np
+
+        mic = self.microphone
+        assert mic is not None
+        block_s = self.block_ms / 1000
+        while self._running.is_set():
+            block = mic.read_block(timeout=block_s * 5)
+            if len(block) == 0:
+                continue
+            if self.mode == "push_to_talk" and not self._talking:
+                continue
+            if self.echo_guard is not None and self.assistant_speaking:
+                if self.echo_guard == "half_duplex" or mic.level < self.barge_in_level_db:
+                    block = np.zeros_like(block)
+            try:
+                self.client.append_audio(block)
+                self.stats.blocks_sent += 1
+            except ClosedError:
+                break
+            except RealtimeError as exc:  # pragma: no cover - reported, loop goes on
+                logger.warning("rtsync voice: append failed: %s", exc)
+
+    # -- push to talk --------------------------------------------------------------------------
+    def start_talking(self) -> None:
+        """Push-to-talk: interrupt the assistant, clear the input buffer and start sending audio."""
+        if self.assistant_speaking or self._active_response:
+            self.interrupt()
+        self.client.clear_audio()
+        self._talking = True
+
+    def stop_talking(self, create_response: bool = True) -> None:
+        """Push-to-talk: stop sending, commit the audio and (by default) ask for a response."""
+        self._talking = False
+        time.sleep(self.block_ms / 1000 * 1.5)  # let the sender flush the last block
+        self.client.commit_audio()
+        if create_response:
+            self.client.create_response()
+
+    # -- speaker path and barge-in (dispatcher thread) -----------------------------------------
+    def _on_session(self, ev: Any) -> None:
+        self._on_session_obj(ev.session)
+
+    def _on_session_obj(self, session: Any) -> None:
+        fmt = getattr(session, "output_audio_format", None)
+        if isinstance(fmt, str):
+            self._output_format = fmt
+
+    def _on_response_created(self, ev: Any) -> None:
+        self._active_response = getattr(ev.response, "id", None) or "active"
+
+    def _on_response_done(self, ev: Any) -> None:
+        self._active_response = None
+        if self.speaker is not None:
+            self.speaker.end_of_stream()
+
+    def _decode(self, ev: Any) -> Any:
+        from rtsync.audio import formats
+
+        if self._output_format == "pcm16":
+            return ev.samples
+        pcm = formats.decode_audio(ev.audio_bytes(), self._output_format)
+        return formats.resample(pcm, formats.FORMAT_RATES[self._output_format], RATE)
+
+    def _on_audio_delta(self, ev: Any) -> None:
+        sp = self.speaker
+        if sp is None:
+            return
+        if ev.response_id in self._muted:
+            return
+        samples = self._decode(ev)
+        with self._lock:
+            rec = self._items.get(ev.item_id)
+            if rec is None:
+                rec = self._items[ev.item_id] = _ItemPlayback(ev.item_id, self._written)
+            self._current = rec
+            n = sp.write(samples)
+            self._written += n
+            rec.received += n
+            self.stats.received_ms[rec.item_id] = rec.received * 1000 // RATE
+
+    def _on_audio_done(self, ev: Any) -> None:
+        rec = self._items.get(ev.item_id)
+        if rec is not None:
+            rec.done = True
+        if self.speaker is not None:
+            self.speaker.end_of_stream()
+
+    def _on_speech_started(self, ev: Any) -> None:
+        # With server VAD the server cancels the response itself (interrupt_response).
+        self._barge_in(cancel=self._server_does_not_cancel())
+
+    def _server_does_not_cancel(self) -> bool:
+        session = self.client.session
+        td = getattr(session, "turn_detection", None)
+        interrupt = getattr(td, "interrupt_response", True)
+        return td is None or interrupt is False
+
+    def interrupt(self) -> None:
+        """Stop the assistant now: silence the speaker, cancel the response, truncate the item.
+
+        Safe from any thread (the barge-in bookkeeping is serialized).
+        """
+        self._barge_in(cancel=True)
+
+    def _barge_in(self, cancel: bool) -> None:
+        sp = self.speaker
+        if sp is None:
+            return
+        t0 = time.monotonic()
+        with self._lock:
+            rec = self._current
+            was_playing = sp.queued_samples > 0
+            sp.interrupt(self.fade_ms)
+            deadline = t0 + max(0.2, 10 * self.block_ms / 1000)
+            while sp.interrupt_pending and sp.active and time.monotonic() < deadline:
+                time.sleep(0.001)
+            if was_playing:
+                self.stats.last_barge_in_ms = (time.monotonic() - t0) * 1000
+            played_total = sp.played_samples
+            self._written = played_total  # the queue is empty now: positions resync
+            if self._active_response is not None:
+                self._muted.add(self._active_response)
+            self._current = None
+            self.stats.interrupts += 1
+        if cancel and self._active_response is not None:
+            try:
+                self.client.cancel_response()
+            except ClosedError:
+                return
+        if rec is None:
+            return
+        played = max(0, min(played_total - rec.start, rec.received))
+        self.stats.played_ms[rec.item_id] = played * 1000 // RATE
+        if rec.done and played >= rec.received:
+            return  # it had finished playing: nothing to truncate
+        audio_end_ms = played * 1000 // RATE
+        if audio_end_ms <= 0:
+            return
+        try:
+            self.client.truncate_item(rec.item_id, audio_end_ms)
+            self.stats.truncations.append((rec.item_id, audio_end_ms))
+        except ClosedError:
+            return
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("rtsync voice: truncated %s at %d ms", rec.item_id, audio_end_ms)
