@@ -50,7 +50,7 @@ class VoiceStats:
         overruns: samples dropped because a ring buffer was full (microphone + speaker).
         played_ms: milliseconds of each assistant item handed to the speaker, by item id.
         received_ms: milliseconds of each assistant item received, by item id.
-        interrupts: barge-ins handled.
+        interrupts: barge-ins that silenced assistant audio.
         truncations: ``(item_id, audio_end_ms)`` sent with ``conversation.item.truncate``.
         last_barge_in_ms: time from the barge-in trigger to the speaker going silent, last one.
         blocks_sent: microphone blocks sent with ``input_audio_buffer.append``.
@@ -351,12 +351,12 @@ class VoiceSession:
                 time.sleep(0.001)
             if was_playing:
                 self.stats.last_barge_in_ms = (time.monotonic() - t0) * 1000
+                self.stats.interrupts += 1
             played_total = sp.played_samples
             self._written = played_total  # the queue is empty now: positions resync
             if self._active_response is not None:
                 self._muted.add(self._active_response)
             self._current = None
-            self.stats.interrupts += 1
         if cancel and self._active_response is not None:
             try:
                 self.client.cancel_response()

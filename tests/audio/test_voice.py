@@ -221,3 +221,42 @@ def test_devices_cli(virtual_audio):
     res = run_py(["-m", "rtsync", "devices"])
     assert res.returncode == 0, res.stderr[-2000:]
     assert "default" in res.stdout
+
+
+def test_half_duplex_echo_guard_keeps_the_assistant_from_hearing_itself(virtual_audio, tmp_path):
+    first = speech(tmp_path, "please tell me a long story about the sea")
+    second = speech(tmp_path, "stop, stop")
+    # The second utterance plays into the microphone while the reply is playing: with the
+    # half-duplex guard the server must not hear it, so there is no barge-in.
+    virtual_audio.set_mic(np.concatenate([silence(0.3), first, silence(1.6), second, silence(6.0)]))
+    with LocalServer() as server, RealtimeClient(url=server.url) as client:
+        rec = Recorder(client)
+        with VoiceSession(client, echo_guard="half_duplex") as voice:
+            assert rec.done.wait(15)
+            assert voice.speaker.wait_until_drained(15)
+            stats = voice.refresh_stats()
+    assert stats.interrupts == 0
+    assert stats.truncations == []
+    first_reply = rec.order[0]
+    assert stats.played_ms[first_reply] == stats.received_ms[first_reply]
+
+
+def test_push_to_talk_commits_and_asks_for_a_response(virtual_audio, tmp_path):
+    utterance = speech(tmp_path, "one two three")
+    virtual_audio.set_mic(np.concatenate([silence(0.2), utterance, silence(2.0)]))
+    with LocalServer() as server, RealtimeClient(url=server.url) as client:
+        rec = Recorder(client)
+        speech_events = []
+        client.on("input_audio_buffer.speech_started", speech_events.append)
+        with VoiceSession(client, mode="push_to_talk") as voice:
+            deadline = time.monotonic() + 5
+            while client.session.turn_detection is not None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert client.session.turn_detection is None
+            voice.start_talking()
+            time.sleep(0.2 + len(utterance) / 24000 + 0.2)
+            voice.stop_talking()
+            assert rec.done.wait(15)
+            voice.speaker.wait_until_drained(15)
+    assert speech_events == []  # turn detection is off in push-to-talk
+    assert rec.order, "no audio reply"
