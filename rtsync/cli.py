@@ -26,7 +26,8 @@ __all__ = ["main"]
 def _cmd_serve(args: argparse.Namespace) -> int:
     from rtsync.server import serve
 
-    serve(host=args.host, port=args.port, api_key=args.api_key or None)
+    serve(host=args.host, port=args.port, api_key=args.api_key or None, audio_pace=args.audio_pace,
+          voice=args.voice)
     return 0
 
 
@@ -178,6 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=8765, help="port (default 8765)")
     s.add_argument("--api-key", default=None, help="require this key (Authorization: Bearer ...)")
+    s.add_argument("--audio-pace", type=float, default=None,
+                   help="pace audio replies (1.0 = real time; default: as fast as possible)")
+    s.add_argument("--voice", choices=["auto", "espeak", "tone"], default="auto",
+                   help="spoken replies: espeak-ng when installed (auto), or a synthetic tone")
     s.set_defaults(func=_cmd_serve)
     c = sub.add_parser("chat", help="text chat; uses a local server unless OPENAI_API_KEY or --url is set")
     c.add_argument("--url", default=None, help="WebSocket endpoint (default: local server, or OpenAI with a key)")

@@ -74,3 +74,26 @@ def test_cli_help():
     out = run(["-m", "rtsync", "--help"])
     assert out.returncode == 0
     assert "serve" in out.stdout and "chat" in out.stdout
+
+
+def test_serve_cli_serves_until_interrupted():
+    import re
+    import signal
+
+    from rtsync import RealtimeClient
+
+    env = dict(os.environ)
+    proc = subprocess.Popen([sys.executable, "-m", "rtsync", "serve", "--port", "0", "--voice", "tone"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    try:
+        line = proc.stdout.readline()
+        m = re.search(r"(ws://127\.0\.0\.1:\d+/v1/realtime)", line)
+        assert m, line
+        with RealtimeClient(url=m.group(1)) as c:
+            assert c.ask("over the wire").text == "You said: over the wire"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
