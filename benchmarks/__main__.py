@@ -78,6 +78,15 @@ Ring buffer (``bench_audio.ring_buffer``)
     Samples/s moving 20 ms int16 blocks through ``rtsync.audio.RingBuffer`` against two plain
     numpy copies per block; "n/a" until ``rtsync.audio`` exists.
 
+Audio on real streams (``bench_voice``: ``audio callbacks``, ``audio flood``, ``barge-in``)
+    On the virtual sound device of the audio tests (``tests/audio/vaudio.sh``, started if
+    needed): PortAudio callback cost p50/p99 of ``Speaker`` and ``Microphone`` against a
+    do-nothing callback (target p99 < 50 µs) and the blocks the callbacks retain (target 0);
+    speaker underruns/overruns with audio at 10× real time, a text-delta flood on the same
+    connection and a busy main thread (target 0); barge-in latency from ``speech_started`` to
+    silence (target ≤ 1 block). "n/a (no audio device)" rows when the device is unavailable;
+    details in ``benchmarks/bench_voice.py``.
+
 Trying a core change
 ====================
 

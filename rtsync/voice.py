@@ -281,9 +281,15 @@ class VoiceSession:
             self._output_format = fmt
 
     def _on_response_created(self, ev: Any) -> None:
-        self._active_response = getattr(ev.response, "id", None) or "active"
+        resp = ev.response
+        if getattr(resp, "conversation_id", "") is None:
+            return  # an out-of-band response (conversation "none") is not the one we play or cancel
+        self._active_response = getattr(resp, "id", None) or "active"
 
     def _on_response_done(self, ev: Any) -> None:
+        rid = getattr(ev.response, "id", None)
+        if self._active_response is None or rid != self._active_response:
+            return  # another (out-of-band) response ended: ours may still be streaming
         self._active_response = None
         if self.speaker is not None:
             self.speaker.end_of_stream()

@@ -260,3 +260,18 @@ def test_push_to_talk_commits_and_asks_for_a_response(virtual_audio, tmp_path):
             voice.speaker.wait_until_drained(15)
     assert speech_events == []  # turn detection is off in push-to-talk
     assert rec.order, "no audio reply"
+
+
+def test_out_of_band_response_does_not_end_the_playing_one(virtual_audio):
+    virtual_audio.set_mic(silence(0.5))
+    with LocalServer(audio_pace=0.5, voice="tone") as server, RealtimeClient(url=server.url) as client:
+        with VoiceSession(client, mode="push_to_talk") as voice:
+            client.create_item("a reply with several words to keep it going")
+            client.create_response(modalities=["audio", "text"])
+            created = client.wait_for("response.created", timeout=5)
+            client.create_response(conversation="none", modalities=["text"], metadata={"kind": "side"})
+            side = client.wait_for("response.done", lambda ev: ev.response.conversation_id is None, timeout=10)
+            assert side.response.id != created.response.id
+            assert voice._active_response == created.response.id
+            client.wait_for("response.done", lambda ev: ev.response.id == created.response.id, timeout=20)
+            assert voice._active_response is None
