@@ -19,7 +19,6 @@ import itertools
 import json
 import os
 import queue
-import secrets
 import threading
 from typing import Any, Callable, TypeVar, overload
 
@@ -221,7 +220,7 @@ class RealtimeClient:
         self._queue: queue.SimpleQueue[list[Event]] = queue.SimpleQueue()
         self._transport: Transport | None = None
         self._dispatcher: ThreadDispatcher | PumpDispatcher | None = None
-        self._id_prefix = "evt_" + secrets.token_hex(4) + "_"
+        self._id_prefix = "evt_" + os.urandom(4).hex() + "_"
         self._ids = itertools.count(1)
         self.session: Session | None = None
         self.session_id: str | None = None

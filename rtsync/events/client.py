@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class SessionUpdate(ClientEvent):
     """``session.update``: change the session configuration (only the fields set change)."""
 
@@ -41,7 +41,7 @@ class SessionUpdate(ClientEvent):
     session: Session = obj_field(Session)
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class InputAudioBufferAppend(ClientEvent):
     """``input_audio_buffer.append``: add base64 audio (session input format) to the buffer."""
 
@@ -49,21 +49,21 @@ class InputAudioBufferAppend(ClientEvent):
     audio: str = audio_field()
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class InputAudioBufferCommit(ClientEvent):
     """``input_audio_buffer.commit``: turn the buffered audio into a user message item."""
 
     type: ClassVar[str] = "input_audio_buffer.commit"
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class InputAudioBufferClear(ClientEvent):
     """``input_audio_buffer.clear``: drop the buffered audio."""
 
     type: ClassVar[str] = "input_audio_buffer.clear"
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ConversationItemCreate(ClientEvent):
     """``conversation.item.create``: add an item, after ``previous_item_id`` (``"root"`` = first)."""
 
@@ -72,7 +72,7 @@ class ConversationItemCreate(ClientEvent):
     previous_item_id: str | None = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ConversationItemTruncate(ClientEvent):
     """``conversation.item.truncate``: cut an assistant audio item at ``audio_end_ms``."""
 
@@ -82,7 +82,7 @@ class ConversationItemTruncate(ClientEvent):
     audio_end_ms: int = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ConversationItemDelete(ClientEvent):
     """``conversation.item.delete``: remove an item from the conversation."""
 
@@ -90,7 +90,7 @@ class ConversationItemDelete(ClientEvent):
     item_id: str = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ResponseCreate(ClientEvent):
     """``response.create``: ask the model for a response (``response`` overrides session settings)."""
 
@@ -98,7 +98,7 @@ class ResponseCreate(ClientEvent):
     response: ResponseCreateParams = obj_field(ResponseCreateParams)
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ResponseCancel(ClientEvent):
     """``response.cancel``: stop the active response (or the one named by ``response_id``)."""
 
@@ -106,7 +106,7 @@ class ResponseCancel(ClientEvent):
     response_id: str = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ConversationItemRetrieve(ClientEvent):
     """``conversation.item.retrieve`` (later beta): fetch an item, audio included."""
 
@@ -114,14 +114,14 @@ class ConversationItemRetrieve(ClientEvent):
     item_id: str = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class OutputAudioBufferClear(ClientEvent):
     """``output_audio_buffer.clear`` (later beta, WebRTC only): typed, never sent by rtsync."""
 
     type: ClassVar[str] = "output_audio_buffer.clear"
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class TranscriptionSessionUpdate(ClientEvent):
     """``transcription_session.update`` (later beta): configure a transcription-only session."""
 

@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class TurnDetection(Model):
     """``session.turn_detection``: server VAD (or semantic VAD) settings."""
 
@@ -54,7 +54,7 @@ class TurnDetection(Model):
     idle_timeout_ms: int | None = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class InputAudioTranscription(Model):
     """``session.input_audio_transcription``: the separate speech-to-text pass on user audio."""
 
@@ -63,7 +63,7 @@ class InputAudioTranscription(Model):
     prompt: str | None = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class Tool(Model):
     """A function tool: ``{type: "function", name, description, parameters}``."""
 
@@ -73,7 +73,7 @@ class Tool(Model):
     parameters: dict[str, Any] = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class Session(Model):
     """The session configuration (``session.update``) and state (``session.created/updated``).
 
@@ -103,7 +103,7 @@ class Session(Model):
     prompt: dict[str, Any] | None = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class TranscriptionSession(Model):
     """A transcription-only session (``transcription_session.update/created/updated``)."""
 
@@ -119,7 +119,7 @@ class TranscriptionSession(Model):
     client_secret: dict[str, Any] | None = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ContentPart(Model):
     """One content part of a message item (``input_text``, ``input_audio``, ``text``, ``audio``).
 
@@ -137,7 +137,7 @@ class ContentPart(Model):
         return base64.b64decode(self.audio) if isinstance(self.audio, str) else b""
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class Item(Model):
     """A conversation item: a ``message``, a ``function_call`` or a ``function_call_output``."""
 
@@ -187,7 +187,7 @@ class Item(Model):
         return "".join(out)
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ErrorInfo(Model):
     """The ``error`` object of an ``error`` event (and of a failed response's status details)."""
 
@@ -198,7 +198,7 @@ class ErrorInfo(Model):
     event_id: str | None = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ResponseStatusDetails(Model):
     """Why a response ended as it did: ``{type, reason, error}``."""
 
@@ -207,7 +207,7 @@ class ResponseStatusDetails(Model):
     error: ErrorInfo | None = obj_field(ErrorInfo)
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class InputTokenDetails(Model):
     """``usage.input_token_details``."""
 
@@ -217,7 +217,7 @@ class InputTokenDetails(Model):
     cached_tokens_details: dict[str, Any] = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class OutputTokenDetails(Model):
     """``usage.output_token_details``."""
 
@@ -225,7 +225,7 @@ class OutputTokenDetails(Model):
     audio_tokens: int = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class Usage(Model):
     """Token usage of one response (``response.done``)."""
 
@@ -236,7 +236,7 @@ class Usage(Model):
     output_token_details: OutputTokenDetails = obj_field(OutputTokenDetails)
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class Response(Model):
     """The response object of ``response.created`` / ``response.done``."""
 
@@ -255,7 +255,7 @@ class Response(Model):
     metadata: dict[str, Any] | None = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ResponseCreateParams(Model):
     """``response.create.response``: per-response overrides of the session settings."""
 
@@ -272,7 +272,7 @@ class ResponseCreateParams(Model):
     input: list[Item] = list_field(Item)
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class RateLimit(Model):
     """One entry of ``rate_limits.updated``."""
 
@@ -282,7 +282,7 @@ class RateLimit(Model):
     reset_seconds: float = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ConversationObject(Model):
     """The ``conversation`` object of ``conversation.created``."""
 

@@ -80,7 +80,7 @@ __all__ = [
 ]
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ErrorEvent(ServerEvent):
     """``error``: the server rejected a client event or hit a problem (not fatal to the session)."""
 
@@ -88,7 +88,7 @@ class ErrorEvent(ServerEvent):
     error: ErrorInfo = obj_field(ErrorInfo)
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class SessionCreated(ServerEvent):
     """``session.created``: the first event on every connection, with the server's default session."""
 
@@ -96,7 +96,7 @@ class SessionCreated(ServerEvent):
     session: Session = obj_field(Session)
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class SessionUpdated(ServerEvent):
     """``session.updated``: the full effective session after a ``session.update``."""
 
@@ -104,7 +104,7 @@ class SessionUpdated(ServerEvent):
     session: Session = obj_field(Session)
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ConversationCreated(ServerEvent):
     """``conversation.created``: documented right after session creation, never seen in practice."""
 
@@ -112,7 +112,7 @@ class ConversationCreated(ServerEvent):
     conversation: ConversationObject = obj_field(ConversationObject)
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ConversationItemCreated(ServerEvent):
     """``conversation.item.created``: an item joined the conversation (client, committed audio or model)."""
 
@@ -121,7 +121,7 @@ class ConversationItemCreated(ServerEvent):
     item: Item = obj_field(Item)
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ConversationItemInputAudioTranscriptionCompleted(ServerEvent):
     """``conversation.item.input_audio_transcription.completed``: a user audio transcript (asynchronous)."""
 
@@ -133,7 +133,7 @@ class ConversationItemInputAudioTranscriptionCompleted(ServerEvent):
     logprobs: list[dict[str, Any]] | None = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ConversationItemInputAudioTranscriptionDelta(ServerEvent):
     """``conversation.item.input_audio_transcription.delta`` (later beta): part of a user transcript."""
 
@@ -144,7 +144,7 @@ class ConversationItemInputAudioTranscriptionDelta(ServerEvent):
     logprobs: list[dict[str, Any]] | None = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ConversationItemInputAudioTranscriptionFailed(ServerEvent):
     """``conversation.item.input_audio_transcription.failed``: transcribing a user audio item failed."""
 
@@ -154,7 +154,7 @@ class ConversationItemInputAudioTranscriptionFailed(ServerEvent):
     error: ErrorInfo = obj_field(ErrorInfo)
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ConversationItemInputAudioTranscriptionSegment(ServerEvent):
     """``conversation.item.input_audio_transcription.segment`` (late beta): one diarized segment."""
 
@@ -168,7 +168,7 @@ class ConversationItemInputAudioTranscriptionSegment(ServerEvent):
     end: float = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ConversationItemTruncated(ServerEvent):
     """``conversation.item.truncated``: an assistant audio item was cut at ``audio_end_ms``."""
 
@@ -178,7 +178,7 @@ class ConversationItemTruncated(ServerEvent):
     audio_end_ms: int = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ConversationItemDeleted(ServerEvent):
     """``conversation.item.deleted``: an item was removed, in reply to ``conversation.item.delete``."""
 
@@ -186,7 +186,7 @@ class ConversationItemDeleted(ServerEvent):
     item_id: str = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ConversationItemRetrieved(ServerEvent):
     """``conversation.item.retrieved`` (later beta): a full item, audio included, after a retrieve."""
 
@@ -194,7 +194,7 @@ class ConversationItemRetrieved(ServerEvent):
     item: Item = obj_field(Item)
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class InputAudioBufferCommitted(ServerEvent):
     """``input_audio_buffer.committed``: the buffered audio became a user item (client or server VAD)."""
 
@@ -203,14 +203,14 @@ class InputAudioBufferCommitted(ServerEvent):
     item_id: str = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class InputAudioBufferCleared(ServerEvent):
     """``input_audio_buffer.cleared``: the input audio buffer was emptied after a clear."""
 
     type: ClassVar[str] = "input_audio_buffer.cleared"
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class InputAudioBufferSpeechStarted(ServerEvent):
     """``input_audio_buffer.speech_started``: server VAD heard speech begin at ``audio_start_ms``."""
 
@@ -219,7 +219,7 @@ class InputAudioBufferSpeechStarted(ServerEvent):
     item_id: str = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class InputAudioBufferSpeechStopped(ServerEvent):
     """``input_audio_buffer.speech_stopped``: server VAD heard speech end; a commit follows."""
 
@@ -228,7 +228,7 @@ class InputAudioBufferSpeechStopped(ServerEvent):
     item_id: str = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class InputAudioBufferTimeoutTriggered(ServerEvent):
     """``input_audio_buffer.timeout_triggered`` (late beta): server VAD's ``idle_timeout_ms`` ran out."""
 
@@ -238,7 +238,7 @@ class InputAudioBufferTimeoutTriggered(ServerEvent):
     item_id: str = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ResponseCreated(ServerEvent):
     """``response.created``: a response started (status ``in_progress``, no output yet)."""
 
@@ -246,7 +246,7 @@ class ResponseCreated(ServerEvent):
     response: Response = obj_field(Response)
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ResponseDone(ServerEvent):
     """``response.done``: a response ended, whatever its final status, with all output items and usage."""
 
@@ -254,7 +254,7 @@ class ResponseDone(ServerEvent):
     response: Response = obj_field(Response)
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ResponseOutputItemAdded(ServerEvent):
     """``response.output_item.added``: a response began a new output item (status ``in_progress``)."""
 
@@ -264,7 +264,7 @@ class ResponseOutputItemAdded(ServerEvent):
     item: Item = obj_field(Item)
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ResponseOutputItemDone(ServerEvent):
     """``response.output_item.done``: an output item is complete (or ``incomplete``)."""
 
@@ -274,7 +274,7 @@ class ResponseOutputItemDone(ServerEvent):
     item: Item = obj_field(Item)
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ResponseContentPartAdded(ServerEvent):
     """``response.content_part.added``: a message output item began a new content part."""
 
@@ -286,7 +286,7 @@ class ResponseContentPartAdded(ServerEvent):
     part: ContentPart = obj_field(ContentPart)
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ResponseContentPartDone(ServerEvent):
     """``response.content_part.done``: a content part is complete (full text or transcript, no audio)."""
 
@@ -298,7 +298,7 @@ class ResponseContentPartDone(ServerEvent):
     part: ContentPart = obj_field(ContentPart)
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ResponseTextDelta(ServerEvent):
     """``response.text.delta``: a piece of the model's text output."""
 
@@ -310,7 +310,7 @@ class ResponseTextDelta(ServerEvent):
     delta: str = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ResponseTextDone(ServerEvent):
     """``response.text.done``: a text content part is finished; ``text`` is the whole of it."""
 
@@ -322,7 +322,7 @@ class ResponseTextDone(ServerEvent):
     text: str = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ResponseAudioTranscriptDelta(ServerEvent):
     """``response.audio_transcript.delta``: a piece of the transcript of the model's audio output."""
 
@@ -334,7 +334,7 @@ class ResponseAudioTranscriptDelta(ServerEvent):
     delta: str = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ResponseAudioTranscriptDone(ServerEvent):
     """``response.audio_transcript.done``: the transcript of an audio content part is finished."""
 
@@ -346,7 +346,7 @@ class ResponseAudioTranscriptDone(ServerEvent):
     transcript: str = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ResponseAudioDelta(ServerEvent):
     """``response.audio.delta``: a chunk of the model's audio (base64, in ``output_audio_format``).
 
@@ -376,7 +376,7 @@ class ResponseAudioDelta(ServerEvent):
         return base64.b64decode(self.delta) if isinstance(self.delta, str) else b""
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ResponseAudioDone(ServerEvent):
     """``response.audio.done``: the model's audio for a content part is finished (no payload)."""
 
@@ -387,7 +387,7 @@ class ResponseAudioDone(ServerEvent):
     content_index: int = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ResponseFunctionCallArgumentsDelta(ServerEvent):
     """``response.function_call_arguments.delta``: a fragment of a function call's JSON arguments."""
 
@@ -399,7 +399,7 @@ class ResponseFunctionCallArgumentsDelta(ServerEvent):
     delta: str = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ResponseFunctionCallArgumentsDone(ServerEvent):
     """``response.function_call_arguments.done``: a function call's arguments are complete."""
 
@@ -412,7 +412,7 @@ class ResponseFunctionCallArgumentsDone(ServerEvent):
     name: str = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class RateLimitsUpdated(ServerEvent):
     """``rate_limits.updated``: current rate limits, sent around each response (the list may be empty)."""
 
@@ -420,7 +420,7 @@ class RateLimitsUpdated(ServerEvent):
     rate_limits: list[RateLimit] = list_field(RateLimit)
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class OutputAudioBufferStarted(ServerEvent):
     """``output_audio_buffer.started`` (WebRTC): the server began playing a response's audio."""
 
@@ -428,7 +428,7 @@ class OutputAudioBufferStarted(ServerEvent):
     response_id: str = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class OutputAudioBufferStopped(ServerEvent):
     """``output_audio_buffer.stopped`` (WebRTC): the server finished playing a response's audio."""
 
@@ -436,7 +436,7 @@ class OutputAudioBufferStopped(ServerEvent):
     response_id: str = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class OutputAudioBufferCleared(ServerEvent):
     """``output_audio_buffer.cleared`` (WebRTC): the server dropped the audio not yet played."""
 
@@ -444,7 +444,7 @@ class OutputAudioBufferCleared(ServerEvent):
     response_id: str = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class OutputAudioBufferAudioStarted(ServerEvent):
     """``output_audio_buffer.audio_started`` (WebRTC, early-2025 name of ``output_audio_buffer.started``)."""
 
@@ -452,7 +452,7 @@ class OutputAudioBufferAudioStarted(ServerEvent):
     response_id: str = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class OutputAudioBufferAudioStopped(ServerEvent):
     """``output_audio_buffer.audio_stopped`` (WebRTC, early-2025 name of ``output_audio_buffer.stopped``)."""
 
@@ -460,7 +460,7 @@ class OutputAudioBufferAudioStopped(ServerEvent):
     response_id: str = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class OutputAudioBufferAudioCleared(ServerEvent):
     """``output_audio_buffer.audio_cleared`` (WebRTC, early-2025 name of ``output_audio_buffer.cleared``)."""
 
@@ -468,7 +468,7 @@ class OutputAudioBufferAudioCleared(ServerEvent):
     response_id: str = UNSET
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class TranscriptionSessionCreated(ServerEvent):
     """``transcription_session.created`` (later beta): the first event of a transcription-only connection."""
 
@@ -476,7 +476,7 @@ class TranscriptionSessionCreated(ServerEvent):
     session: TranscriptionSession = obj_field(TranscriptionSession)
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class TranscriptionSessionUpdated(ServerEvent):
     """``transcription_session.updated`` (later beta): the effective config after an update."""
 
