@@ -275,3 +275,28 @@ def test_out_of_band_response_does_not_end_the_playing_one(virtual_audio):
             assert voice._active_response == created.response.id
             client.wait_for("response.done", lambda ev: ev.response.id == created.response.id, timeout=20)
             assert voice._active_response is None
+
+
+def test_interrupt_cancels_and_truncates_at_what_was_played(virtual_audio):
+    virtual_audio.set_mic(silence(0.5))
+    with LocalServer(audio_pace=0.5, voice="tone") as server, RealtimeClient(url=server.url) as client:
+        truncated = []
+        client.on("conversation.item.truncated", truncated.append)
+        with VoiceSession(client, mode="push_to_talk") as voice:
+            client.create_item("a reply with quite a lot of words so that it plays for a while")
+            client.create_response(modalities=["audio", "text"])
+            deadline = time.monotonic() + 10
+            while voice.speaker.played_samples < 24000 * 0.6 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            voice.interrupt()
+            done = client.wait_for("response.done", timeout=10)
+            deadline = time.monotonic() + 5
+            while not truncated and time.monotonic() < deadline:
+                time.sleep(0.01)
+            played = voice.speaker.played_samples
+    assert done.response.status == "cancelled"
+    assert done.response.status_details.reason == "client_cancelled"
+    assert voice.stats.interrupts == 1
+    item_id, audio_end_ms = voice.stats.truncations[0]
+    assert truncated and truncated[0].item_id == item_id and truncated[0].audio_end_ms == audio_end_ms
+    assert abs(audio_end_ms - played * 1000 / 24000) <= 20
