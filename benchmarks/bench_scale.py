@@ -15,7 +15,8 @@ Run for 10 s (3 s with N=5 in quick mode) with N = 1, 10 and 50. Per N:
 
 * CPU per session: process CPU time (all threads, ``time.process_time``) over the run's wall
   time / N, in % of one core; the total is in the note.
-* Threads per session: ``(threading.active_count()`` during the run ``- before) / N``.
+* Threads per session: ``(threading.active_count()`` during the run ``- before - 1) / N`` (the
+  shared speaker thread is the ``- 1``).
 * Memory per session: (RSS during the run − RSS before the clients were created) / N, in MB
   (``/proc/self/statm``; memory freed by a previous, smaller N may be reused, so the small-N
   figures are lower bounds).
@@ -173,10 +174,11 @@ def _run(n: int, seconds: float) -> dict[str, Any]:
     kept = [100.0 * r / e if e else 0.0 for r, e in zip(received, expected, strict=True)]
     return {
         "n": n, "wall": wall1 - wall0, "cpu_pct": 100.0 * (cpu1 - cpu0) / (wall1 - wall0),
-        "threads": (threads_during - threads0) / n, "rss": (rss_during - rss0) / n,
+        "threads": (threads_during - threads0 - 1) / n,  # - 1: the shared speaker thread
+        "rss": (rss_during - rss0) / n,
         "kept_min": min(kept), "lag_p99": float(np.percentile(lags, 99)) if len(lags) else float("nan"),
         "lag_max": float(lags.max()) if len(lags) else float("nan"),
-        "appends": int(len(lags)), "expected_appends": n * n_appends,
+        "appends": len(lags), "expected_appends": n * n_appends,
         "dropped": sum(s.dropped for s in sessions), "errors": sum(s.errors for s in sessions),
         "left": left, "server": srv.stats,
     }
@@ -228,7 +230,7 @@ def scale(cfg: Config) -> list[Row]:
                      f"{100 * srv.get('cpu_s', 0.0) / max(r['wall'], 1e-9):.1f}% (own process)"),
             Row(f"scale N={n}: threads per session", r["threads"], "threads",
                 None if is_base else b("threads"), "" if is_base else b_name, higher_is_better=False,
-                note="reader + dispatcher + sender (speaker thread shared, counted once)"),
+                note="reader + dispatcher + sender (the shared speaker thread not counted)"),
             Row(f"scale N={n}: memory per session (RSS delta / N)", r["rss"], "MB",
                 None if is_base else b("rss"), "" if is_base else b_name, higher_is_better=False),
             Row(f"scale N={n}: worst session's received audio vs real time", r["kept_min"], "%",
