@@ -30,22 +30,6 @@ def _server_threads() -> list[str]:
 
 
 @pytest.fixture
-def make_server() -> Iterator[Any]:
-    """Factory for started servers; stops them all and checks no server thread survives."""
-    servers: list[LocalServer] = []
-
-    def make(**options: Any) -> LocalServer:
-        server = LocalServer(**options).start()
-        servers.append(server)
-        return server
-
-    yield make
-    for server in servers:
-        server.stop()
-    assert _server_threads() == []
-
-
-@pytest.fixture
 def server(make_server: Any) -> LocalServer:
     return make_server()
 

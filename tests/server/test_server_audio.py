@@ -12,7 +12,6 @@ import math
 import os
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,19 +33,6 @@ LEAD_MS = 500  # silence before the speech
 TAIL_MS = 1000  # silence after it
 
 
-@pytest.fixture
-def make_server() -> Iterator[Any]:
-    servers: list[LocalServer] = []
-
-    def make(**options: Any) -> LocalServer:
-        server = LocalServer(**options).start()
-        servers.append(server)
-        return server
-
-    yield make
-    for server in servers:
-        server.stop()
-    assert [t.name for t in threading.enumerate() if t.name.startswith("rtsync-server")] == []
 
 
 @pytest.fixture
