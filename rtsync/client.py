@@ -30,6 +30,7 @@ from rtsync.errors import ClosedError, ResponseFailed, ServerError, WaitTimeout
 from rtsync.events import client as ce
 from rtsync.events import server as se
 from rtsync.events._base import UNSET, Event
+from rtsync.events.codec import dump_value
 from rtsync.events.local import CloseEvent
 from rtsync.events.models import Item, Response, ResponseCreateParams, Session, Usage
 from rtsync.transport import Transport, build_url
@@ -650,17 +651,7 @@ class RealtimeClient:
 
 
 def _plain(d: dict[str, Any]) -> dict[str, Any]:
-    from rtsync.events._base import Model
-
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, Model):
-            out[k] = v.to_dict()
-        elif isinstance(v, list):
-            out[k] = [x.to_dict() if isinstance(x, Model) else x for x in v]
-        else:
-            out[k] = v
-    return out
+    return {k: dump_value(v) for k, v in d.items()}
 
 
 def _session_from(session: Session | dict[str, Any] | None, fields: dict[str, Any]) -> Session:

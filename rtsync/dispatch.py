@@ -79,41 +79,36 @@ class HandlerRegistry:
             raise TypeError(f"callback must be callable, got {fn!r}")
         h = _Handler(fn, once)
         with self._lock:
-            if key == "*":
-                self._all = (*self._all, h)
-            else:
-                self._by_key[key] = (*self._by_key.get(key, ()), h)
-            self._cache = {}
+            self._store(key, (*self._current(key), h))
+
+    def _current(self, key: str) -> tuple[_Handler, ...]:
+        return self._all if key == "*" else self._by_key.get(key, ())
+
+    def _store(self, key: str, handlers: tuple[_Handler, ...]) -> None:
+        """Replace the registrations of ``key`` (under ``_lock``) and drop the cached snapshots."""
+        if key == "*":
+            self._all = handlers
+        elif handlers:
+            self._by_key[key] = handlers
+        else:
+            self._by_key.pop(key, None)
+        self._cache = {}
 
     def remove(self, key: str, fn: Callback | None = None) -> int:
         """Unregister ``fn`` (or every callback when ``fn`` is None) for ``key``; return how many."""
         with self._lock:
-            current = self._all if key == "*" else self._by_key.get(key, ())
+            current = self._current(key)
             kept = tuple(h for h in current if fn is not None and h.fn != fn)
-            removed = len(current) - len(kept)
-            if key == "*":
-                self._all = kept
-            elif kept:
-                self._by_key[key] = kept
-            else:
-                self._by_key.pop(key, None)
-            self._cache = {}
-        return removed
+            self._store(key, kept)
+        return len(current) - len(kept)
 
     def _discard(self, key: str, h: _Handler) -> bool:
         """Remove one registration; False if it was already gone (a ``once`` that fired)."""
         with self._lock:
-            current = self._all if key == "*" else self._by_key.get(key, ())
+            current = self._current(key)
             if h not in current:
                 return False
-            kept = tuple(x for x in current if x is not h)
-            if key == "*":
-                self._all = kept
-            elif kept:
-                self._by_key[key] = kept
-            else:
-                self._by_key.pop(key, None)
-            self._cache = {}
+            self._store(key, tuple(x for x in current if x is not h))
             return True
 
     def snapshot(self, key: str, also: str | None = None) -> tuple[tuple[str, _Handler], ...]:

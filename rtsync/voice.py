@@ -75,6 +75,10 @@ class _ItemPlayback:
         self.received = 0
         self.done = False  # response.audio.done arrived
 
+    def played(self, played_total: int) -> int:
+        """Samples of this item handed to the device, given the speaker's played position."""
+        return max(0, min(played_total - self.start, self.received))
+
 
 class VoiceSession:
     """Microphone and speaker glue for a connected :class:`~rtsync.RealtimeClient`.
@@ -227,8 +231,7 @@ class VoiceSession:
             played = self.speaker.played_samples
             with self._lock:
                 for rec in self._items.values():
-                    ms = max(0, min(played - rec.start, rec.received)) * 1000 // RATE
-                    st.played_ms[rec.item_id] = ms
+                    st.played_ms[rec.item_id] = rec.played(played) * 1000 // RATE
         return st
 
     # -- microphone path (rtsync-voice-sender) -----------------------------------------------
@@ -370,7 +373,7 @@ class VoiceSession:
                 return
         if rec is None:
             return
-        played = max(0, min(played_total - rec.start, rec.received))
+        played = rec.played(played_total)
         self.stats.played_ms[rec.item_id] = played * 1000 // RATE
         if rec.done and played >= rec.received:
             return  # it had finished playing: nothing to truncate

@@ -27,7 +27,7 @@ import attrs
 from rtsync.errors import ProtocolError
 from rtsync.events._base import UNSET, Event, Model, UnknownEvent
 
-__all__ = ["dump_event", "dumper", "event_class", "event_types", "loader", "parse_event"]
+__all__ = ["dump_event", "dump_value", "dumper", "event_class", "event_types", "loader", "parse_event"]
 
 _TYPES: dict[str, type[Event]] = {}
 _LOADERS: dict[type, Callable[[dict[str, Any]], Any]] = {}
@@ -101,7 +101,8 @@ def loader(cls: type) -> Callable[[dict[str, Any]], Any]:
     return fn
 
 
-def _dump_value(v: Any) -> Any:
+def dump_value(v: Any) -> Any:
+    """The wire form of a field value: models become dicts (also inside a list); the rest as is."""
     if isinstance(v, Model):
         return v.to_dict()
     if v.__class__ is list:
@@ -111,7 +112,7 @@ def _dump_value(v: Any) -> Any:
 
 def _compile_dumper(cls: type) -> Callable[[Any], dict[str, Any]]:
     fields = [f for f in attrs.fields(cls) if f.name not in ("extra_fields", "raw")]
-    env: dict[str, Any] = {"UNSET": UNSET, "_dv": _dump_value}
+    env: dict[str, Any] = {"UNSET": UNSET, "_dv": dump_value}
     if issubclass(cls, Event):
         lines = ["def dump(o):", "    d = {'type': o.type}"]
     else:
