@@ -9,18 +9,25 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUFF   := $(PY) -m ruff check --line-length 120 --target-version py310 \
           --select E,F,W,I,B,UP,RUF --ignore RUF001,RUF002,RUF003,B008,UP007,UP035,E731
 
-.PHONY: help demo chat test lint bench sysdeps venv clean
+.PHONY: help demo chat test lint bench fuzz soak stress docs sysdeps venv clean
 
 help:
 	@echo "make demo   - a scripted conversation with the local Realtime server (no API key)"
 	@echo "make test   - the test suite"
 	@echo "make lint   - ruff and mypy"
 	@echo "make chat   - an interactive text chat with the local server"
+	@echo "make fuzz   - property tests of the parser, dispatcher and reader (10,000 examples each)"
+	@echo "make soak   - 60 simulated minutes of audio both ways; memory and threads must stay flat"
+	@echo "make stress - the thread-safety tests with many more operations per thread"
+	@echo "make docs   - the API reference from the docstrings (pdoc) into docs/api"
 
 # Debian packages: installed only where missing.
 sysdeps:
 	@missing=""; \
 	if ! $(PYTHON) -c "import venv, ensurepip" >/dev/null 2>&1; then missing="$$missing python3-venv"; fi; \
+	if ! command -v tmux >/dev/null 2>&1; then missing="$$missing tmux"; fi; \
+	if ! command -v Xvfb >/dev/null 2>&1; then missing="$$missing xvfb"; fi; \
+	if ! $(PYTHON) -c "import tkinter" >/dev/null 2>&1; then missing="$$missing python3-tk"; fi; \
 	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing Debian packages:$$missing"; \
@@ -57,6 +64,27 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks $(BENCH_ARGS)
+
+fuzz: $(STAMP)
+	RTSYNC_FUZZ_EXAMPLES=$${RTSYNC_FUZZ_EXAMPLES:-10000} $(PY) -m pytest -q --timeout=3600 tests/test_fuzz.py
+
+soak: $(STAMP)
+	RTSYNC_SOAK_MINUTES=$${RTSYNC_SOAK_MINUTES:-60} $(PY) -m pytest -q --timeout=3600 tests/test_soak.py
+
+stress: $(STAMP)
+	RTSYNC_STRESS_ITERATIONS=$${RTSYNC_STRESS_ITERATIONS:-3000} $(PY) -m pytest -q --timeout=3600 tests/test_thread_safety.py
+
+# The API reference: every public module (no leading underscore), Google-style docstrings.
+DOCS_DIR ?= docs/api
+
+docs: $(STAMP)
+	rm -rf $(DOCS_DIR)
+	$(PY) -c 'import pathlib, pkgutil, pdoc, pdoc.render, rtsync; \
+	rtsync.LocalServer = rtsync.LocalServer; \
+	mods = ["rtsync"] + [m.name for m in pkgutil.walk_packages(rtsync.__path__, "rtsync.") if "._" not in m.name]; \
+	pdoc.render.configure(docformat="google", footer_text="rtsync " + rtsync.__version__); \
+	pdoc.pdoc(*mods, output_directory=pathlib.Path("$(DOCS_DIR)"))'
+	@echo "API reference: $(DOCS_DIR)/index.html"
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -8,6 +8,8 @@ Subcommands:
 * ``voice`` — talk through the microphone and speaker (server VAD, barge-in); local server by
   default, like ``chat``.
 * ``devices`` — list the audio devices PortAudio sees.
+* ``inspect FILE`` — a readable timeline of a recording made with ``chat``/``voice --record FILE``;
+  ``serve --replay FILE [--speed X]`` plays such a recording back as a server.
 """
 
 from __future__ import annotations
@@ -24,19 +26,81 @@ __all__ = ["main"]
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    if getattr(args, "replay", None):
+        return _cmd_replay(args)
     from rtsync.server import serve
 
     serve(host=args.host, port=args.port, api_key=args.api_key or None, audio_pace=args.audio_pace,
-          voice=args.voice)
+          voice=args.voice, faults=args.fault or None, dialect=args.dialect)
     return 0
 
 
-def _print_event_line(ev: Any) -> None:
+_FAULT_HELP = """\
+fault specs (--fault, repeatable): KIND[=VALUE][@WHEN][#CONNECTIONS]
+  WHEN: nothing or 'start' (after session.created), TYPE or TYPE:N (after the N-th server
+        event of that type), or a duration such as 2s / 250ms (after session.created)
+  CONNECTIONS: #1, #2-3, #2- (default: every connection)
+  drop[=mid-frame]        cut the TCP connection, no close frame (alias drop-after=WHEN)
+  close=CODE[:REASON]     close handshake, e.g. close=4000:reason or close=1001:going away
+  invalid-json            a text frame that is not JSON
+  binary[=BYTES]          a binary frame (default 16 bytes)
+  large[=SIZE]            a text frame of SIZE bytes (default 1m), type fault.large
+  missing-field[=TYPE]    an event with only type and event_id (default response.text.delta)
+  unknown-type            an event of type fault.unknown
+  error-burst[=N]         N error events (default 20), code fault_injected
+  silent                  send nothing from then on, not even pongs (alias silent-after=WHEN)
+  slow-read=DELAY[:CHUNK] wait DELAY s before each socket read of at most CHUNK bytes
+  expire=DURATION         error session_expired, then close 1000 'session expired'
+examples:
+  --fault drop@response.text.delta:3   --fault close=4000:bye@response.done#1
+  --fault silent@2s   --fault slow-read=0.01:1024   --fault expire=30s"""
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from rtsync.server.replay import serve_replay
+
+    try:
+        serve_replay(args.replay, speed=args.speed or None, host=args.host, port=args.port)
+    except (OSError, ValueError) as exc:
+        print(f"cannot replay {args.replay}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from rtsync.inspect import timeline
+
+    try:
+        lines = timeline(args.file)
+    except (OSError, ValueError) as exc:
+        print(f"cannot inspect {args.file}: {exc}", file=sys.stderr)
+        return 2
+    for line in lines:
+        print(line)
+    return 0
+
+
+def _fault_arg(text: str) -> str:
+    from rtsync.server.faults import parse_fault
+
+    try:
+        parse_fault(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _event_line(ev: Any) -> str:
+    """One event on one line, with audio payloads (every long string) cut short."""
     try:
         text = short_dump(ev.to_dict(), 48)
     except Exception:
         text = repr(ev)
-    print(f"  · {text}", file=sys.stderr, flush=True)
+    return f"  · {text}"
+
+
+def _print_event_line(ev: Any) -> None:
+    print(_event_line(ev), file=sys.stderr, flush=True)
 
 
 def _cmd_chat(args: argparse.Namespace) -> int:
@@ -53,6 +117,8 @@ def _cmd_chat(args: argparse.Namespace) -> int:
         print(f"No OPENAI_API_KEY and no --url: chatting with the local server at {url}", flush=True)
         print("(its model replies 'You said: ...'; type a message, or /quit)", flush=True)
     client_kw: dict[str, Any] = {"model": args.model}
+    if args.record:
+        client_kw["record"] = args.record
     if url is not None:
         client_kw["url"] = url
     client = RealtimeClient(**client_kw)
@@ -133,6 +199,7 @@ def _cmd_devices(args: argparse.Namespace) -> int:
 def _cmd_voice(args: argparse.Namespace) -> int:
     import time
 
+    from rtsync._status import StatusLine, TurnTracker, render_status, snapshot
     from rtsync.client import RealtimeClient
     from rtsync.errors import RealtimeError
     from rtsync.voice import VoiceSession
@@ -145,27 +212,41 @@ def _cmd_voice(args: argparse.Namespace) -> int:
         server = LocalServer().start()
         url = server.url
         print(f"No OPENAI_API_KEY and no --url: talking to the local server at {url}", flush=True)
-    client = RealtimeClient(model=args.model, **({"url": url} if url else {}))
+    client = RealtimeClient(model=args.model, **({"url": url} if url else {}),
+                            **({"record": args.record} if args.record else {}))
+    # The live status line (level, turn state, latency, underruns) paints only on a terminal;
+    # everything else is printed above it through status.println.
+    tracker = TurnTracker().attach(client)
+    voice_ref: list[VoiceSession] = []
+    status = StatusLine(lambda width: render_status(snapshot(voice_ref[0] if voice_ref else None, tracker), width))
+    say = status.println
     if args.verbose:
-        client.on("*", _print_event_line)
-    client.on("input_audio_buffer.speech_started", lambda ev: print("[you are speaking]", flush=True))
-    client.on("input_audio_buffer.speech_stopped", lambda ev: print("[you stopped]", flush=True))
-    client.on("response.audio_transcript.done", lambda ev: print(f"assistant: {ev.transcript}", flush=True))
+        client.on("*", lambda ev: say(_event_line(ev), file=sys.stderr))
+    client.on("input_audio_buffer.speech_started", lambda ev: say("[you are speaking]"))
+    client.on("input_audio_buffer.speech_stopped", lambda ev: say("[you stopped]"))
+    client.on("response.audio_transcript.done", lambda ev: say(f"assistant: {ev.transcript}"))
     try:
         with client, VoiceSession(client, echo_guard=args.echo_guard) as voice:
-            print("listening (Ctrl-C to stop)", flush=True)
+            voice_ref.append(voice)
+            say("listening (Ctrl-C to stop)")
+            status.start()
             deadline = None if args.seconds is None else time.monotonic() + args.seconds
             try:
                 while client.is_open and (deadline is None or time.monotonic() < deadline):
                     time.sleep(0.1)
             except KeyboardInterrupt:
-                print()
+                if not status.running:
+                    print()
+            finally:
+                status.stop()
             st = voice.refresh_stats()
             print(f"underruns {st.underruns}, overruns {st.overruns}, barge-ins {st.interrupts}", flush=True)
     except RealtimeError as exc:
+        status.stop()
         print(f"voice: {exc}", file=sys.stderr)
         return 2
     finally:
+        tracker.detach()
         if server is not None:
             server.stop()
     return 0
@@ -175,7 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m rtsync``."""
     p = argparse.ArgumentParser(prog="python -m rtsync", description="rtsync command line")
     sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("serve", help="run the local Realtime server")
+    s = sub.add_parser("serve", help="run the local Realtime server", epilog=_FAULT_HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=8765, help="port (default 8765)")
     s.add_argument("--api-key", default=None, help="require this key (Authorization: Bearer ...)")
@@ -183,11 +265,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pace audio replies (1.0 = real time; default: as fast as possible)")
     s.add_argument("--voice", choices=["auto", "espeak", "tone"], default="auto",
                    help="spoken replies: espeak-ng when installed (auto), or a synthetic tone")
+    s.add_argument("--dialect", choices=["auto", "beta", "ga"], default="auto",
+                   help="protocol: auto (default: the OpenAI-Beta header or a preview model gives beta, "
+                        "else GA), beta, or ga (refuses the beta header like the live service)")
+    s.add_argument("--fault", action="append", type=_fault_arg, metavar="SPEC",
+                   help="inject a scripted fault (repeatable; see below)")
+    s.add_argument("--replay", default=None, metavar="FILE",
+                   help="play a recording (from --record) back instead of running the scripted model")
+    s.add_argument("--speed", type=float, default=1.0,
+                   help="with --replay: 1.0 keeps the recorded timing, 2.0 is twice as fast, 0 as fast as possible")
     s.set_defaults(func=_cmd_serve)
     c = sub.add_parser("chat", help="text chat; uses a local server unless OPENAI_API_KEY or --url is set")
     c.add_argument("--url", default=None, help="WebSocket endpoint (default: local server, or OpenAI with a key)")
     c.add_argument("--model", default="gpt-4o-realtime-preview-2024-10-01", help="model id")
     c.add_argument("--verbose", "-v", action="store_true", help="print every event on one line (stderr)")
+    c.add_argument("--record", default=None, metavar="FILE",
+                   help="record every event to FILE (JSON lines; audio as WAV beside it)")
     c.set_defaults(func=_cmd_chat)
     v = sub.add_parser("voice", help="talk through the microphone and speaker; local server unless a key/--url")
     v.add_argument("--url", default=None, help="WebSocket endpoint (default: local server, or OpenAI with a key)")
@@ -196,7 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--echo-guard", choices=["half_duplex", "threshold"], default=None,
                    help="for speakers without echo cancellation")
     v.add_argument("--verbose", "-v", action="store_true", help="print every event on one line (stderr)")
+    v.add_argument("--record", default=None, metavar="FILE",
+                   help="record every event to FILE (JSON lines; audio as WAV beside it)")
     v.set_defaults(func=_cmd_voice)
+    i = sub.add_parser("inspect", help="print a readable timeline of a recording")
+    i.add_argument("file", metavar="FILE", help="a recording made with --record")
+    i.set_defaults(func=_cmd_inspect)
     d = sub.add_parser("devices", help="list the audio devices")
     d.set_defaults(func=_cmd_devices)
     return p

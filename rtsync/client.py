@@ -20,35 +20,66 @@ import json
 import os
 import queue
 import threading
+from collections import deque
+from collections.abc import Mapping
 from typing import Any, Callable, TypeVar, overload
 
 import attrs
 
 from rtsync._log import logger, redact, register_secret
+from rtsync.conversation import Conversation
 from rtsync.dispatch import HandlerRegistry, PumpDispatcher, ThreadDispatcher, Waiter, event_key
-from rtsync.errors import ClosedError, ResponseFailed, ServerError, WaitTimeout
+from rtsync.errors import (
+    AuthenticationError,
+    BetaShapeDisabledError,
+    ClosedError,
+    ModelNotFoundError,
+    RealtimeError,
+    ResponseFailed,
+    ServerError,
+    WaitTimeout,
+)
 from rtsync.events import client as ce
 from rtsync.events import server as se
 from rtsync.events._base import UNSET, Event
 from rtsync.events.codec import dump_value
-from rtsync.events.local import CloseEvent
-from rtsync.events.models import Item, Response, ResponseCreateParams, Session, Usage
+from rtsync.events.dialect import client_to_ga
+from rtsync.events.local import CloseEvent, DisconnectedEvent, ReconnectedEvent
+from rtsync.events.models import Item, Response, ResponseCreateParams, Session, Tool, Usage
+from rtsync.tools import ToolRegistry, ToolRunner
 from rtsync.transport import Transport, build_url
 
-__all__ = ["DEFAULT_MODEL", "DEFAULT_URL", "FunctionCall", "RealtimeClient", "Reply"]
+__all__ = ["DEFAULT_MODEL", "DEFAULT_URL", "FunctionCall", "RealtimeClient", "Reply", "choose_dialect"]
 
-DEFAULT_MODEL = "gpt-4o-realtime-preview-2024-10-01"
+DEFAULT_MODEL = "gpt-realtime"
+DIALECTS = ("auto", "beta", "ga")
+_BETA_MODEL_PREFIXES = ("gpt-4o-realtime-preview", "gpt-4o-mini-realtime-preview")
+
+
+def choose_dialect(model: str | None, url: str) -> str:
+    """What ``dialect="auto"`` picks: ``"beta"`` for the preview model ids
+    (``gpt-4o-realtime-preview``, ``gpt-4o-mini-realtime-preview`` and their dated versions) and
+    for Azure's older ``/openai/realtime?api-version=...`` URL; ``"ga"`` otherwise."""
+    from urllib.parse import parse_qs, urlsplit
+
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    if parts.path.rstrip("/").endswith("/openai/realtime") and "api-version" in query:
+        return "beta"
+    name = model or (query.get("model") or query.get("deployment") or [""])[0]
+    return "beta" if name.startswith(_BETA_MODEL_PREFIXES) else "ga"
 DEFAULT_URL = "wss://api.openai.com/v1/realtime"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 class State(enum.Enum):
-    """Lifecycle of a client: UNOPENED -> OPEN -> CLOSING -> CLOSED."""
+    """Lifecycle of a client: UNOPENED -> OPEN (<-> RECONNECTING) -> CLOSING -> CLOSED."""
 
     UNOPENED = "unopened"
     CONNECTING = "connecting"
     OPEN = "open"
+    RECONNECTING = "reconnecting"
     CLOSING = "closing"
     CLOSED = "closed"
 
@@ -107,8 +138,11 @@ class Reply:
 class _ReplyCollector:
     """Gathers one response on the dispatcher thread (an internal hook)."""
 
-    def __init__(self, request_ids: set[str]) -> None:
+    def __init__(self, request_ids: set[str], create_id: str | None = None,
+                 gate: _ResponseGate | None = None) -> None:
         self.request_ids = request_ids
+        self.create_id = create_id  # the response.create this reply answers (gated)
+        self.gate = gate
         self.response_id: str | None = None
         self.text: list[str] = []
         self.transcript: list[str] = []
@@ -126,10 +160,13 @@ class _ReplyCollector:
             info = getattr(ev, "error", None)
             eid = getattr(info, "event_id", None)
             if eid in self.request_ids:
+                if (self.gate is not None and eid == self.create_id
+                        and getattr(info, "code", None) == "conversation_already_has_active_response"):
+                    return  # the gate sends the create again after the active response
                 self.error = _server_error(ev)
                 self.done.set()
             return
-        if t == "rtsync.close":
+        if t == "rtsync.close" or t == "rtsync.disconnected":
             reason = f": {ev.reason}" if ev.reason else ""  # type: ignore[attr-defined]
             self.error = ClosedError(f"connection closed before the response finished (code "
                                      f"{ev.code}{reason})", code=ev.code, reason=ev.reason)  # type: ignore[attr-defined]
@@ -138,7 +175,7 @@ class _ReplyCollector:
         if not self.armed:
             return
         if self.response_id is None:
-            if t == "response.created":
+            if t == "response.created" and (self.gate is None or self.gate.created_for == self.create_id):
                 self.response_id = getattr(ev.response, "id", None)  # type: ignore[attr-defined]
             return
         if getattr(ev, "response_id", None) == self.response_id:
@@ -161,6 +198,143 @@ def _server_error(ev: Event) -> ServerError:
         type=get("type"), code=get("code"), param=get("param"), event_id=get("event_id"), event=ev,
     )
 
+#: Server error codes that only say "nothing to do": logged at debug level, never raised by the
+#: response bookkeeping (they are still delivered to ``error`` callbacks).
+BENIGN_ERROR_CODES = frozenset({"response_cancel_not_active", "conversation_already_has_active_response"})
+
+
+#: Server error codes after which reconnecting cannot help.
+FATAL_ERROR_CODES = frozenset({"beta_api_shape_disabled", "model_not_found", "invalid_api_key",
+                               "insufficient_quota"})
+# close codes that say the peers disagree on the protocol: reconnecting would fail the same way
+_FATAL_CLOSE_CODES = frozenset({1002, 1003, 1007, 1008, 1009, 1010})
+
+
+class _Aborted(Exception):
+    """close() was called while a new connection was being opened."""
+
+
+class _Out:
+    """The reader's queue when reconnection/renewal is on: decides what a close means."""
+
+    __slots__ = ("_client", "_gen", "_put")
+
+    def __init__(self, client: RealtimeClient, gen: int) -> None:
+        self._client = client
+        self._gen = gen
+        self._put = client._queue.put
+
+    def put(self, batch: list[Event]) -> None:
+        last = batch[-1] if batch else None
+        if last.__class__ is CloseEvent:
+            action = self._client._transport_ended(self._gen, last)  # type: ignore[arg-type]
+            if action == "retry":
+                batch[-1] = DisconnectedEvent(code=last.code, reason=last.reason, error=last.error)  # type: ignore[union-attr]
+            elif action == "swallow":
+                batch.pop()
+                if not batch:
+                    return
+        self._put(batch)
+
+
+class _ResponseGate:
+    """One response at a time in the default conversation: ``response.create`` waits its turn.
+
+    State changes come from the dispatcher thread (:meth:`on_event`); :meth:`submit` is called
+    from any thread. The lock is held while sending so that queued creates go out in order.
+    """
+
+    def __init__(self, send: Callable[[Event], str]) -> None:
+        self._send = send
+        self._lock = threading.Lock()
+        self._queue: deque[Event] = deque()
+        self.busy = False  # a response is running, or a create for one is in flight
+        self.active_id: str | None = None
+        self._in_flight: str | None = None  # event_id of the create sent and not yet answered
+        self._in_flight_event: Event | None = None
+        #: the event_id of the response.create that the latest response.created answered
+        #: (None for a response the client did not request, e.g. server VAD's)
+        self.created_for: str | None = None
+
+    def submit(self, ev: Event) -> None:
+        with self._lock:
+            if self.busy or self._queue:
+                self._queue.append(ev)
+                logger.debug("rtsync: response.create %s queued behind response %s", ev.event_id, self.active_id)
+                return
+            self.busy = True
+            self._in_flight, self._in_flight_event = ev.event_id, ev
+            try:
+                self._send(ev)
+            except BaseException:
+                self.busy = False
+                self._in_flight = self._in_flight_event = None
+                raise
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    def _next_locked(self) -> None:
+        self.busy = False
+        self._in_flight = self._in_flight_event = None
+        while self._queue:
+            ev = self._queue.popleft()
+            self.busy = True
+            self._in_flight, self._in_flight_event = ev.event_id, ev
+            try:
+                self._send(ev)
+                return
+            except ClosedError:
+                self._queue.clear()
+            except Exception:
+                logger.warning("rtsync: sending a queued response.create failed", exc_info=True)
+            self.busy = False
+            self._in_flight = self._in_flight_event = None
+
+    def on_event(self, ev: Event) -> None:
+        t = ev.type
+        if t == "response.created":
+            resp = getattr(ev, "response", None)
+            if getattr(resp, "conversation_id", UNSET) is None:
+                return  # out of band: runs beside the default conversation
+            with self._lock:
+                self.busy = True
+                self.created_for = self._in_flight
+                self._in_flight = self._in_flight_event = None
+                rid = getattr(resp, "id", None)
+                self.active_id = rid if isinstance(rid, str) else None
+        elif t == "response.done":
+            resp = getattr(ev, "response", None)
+            rid = getattr(resp, "id", None)
+            with self._lock:
+                if self.active_id is not None and rid != self.active_id:
+                    return  # another (out-of-band) response ended
+                self.active_id = None
+                self._next_locked()
+        elif t == "error":
+            info = getattr(ev, "error", None)
+            eid = getattr(info, "event_id", None)
+            with self._lock:
+                if eid is None or eid != self._in_flight:
+                    return
+                if getattr(info, "code", None) == "conversation_already_has_active_response":
+                    # a response we did not ask for (server VAD) won the race: ours is sent
+                    # again (same event_id) after that response's response.done
+                    if self._in_flight_event is not None:
+                        self._queue.appendleft(self._in_flight_event)
+                    self._in_flight = self._in_flight_event = None
+                    self.busy = True
+                    logger.debug("rtsync: response.create %s deferred behind an active response", eid)
+                    return
+                self._next_locked()
+        elif t == "rtsync.close" or t == "rtsync.disconnected":
+            with self._lock:
+                self._queue.clear()
+                self.busy = False
+                self.active_id = None
+                self._in_flight = self._in_flight_event = None
+
 
 class RealtimeClient:
     """A connection to a Realtime server, with callbacks.
@@ -170,9 +344,35 @@ class RealtimeClient:
         api_key: the key; ``OPENAI_API_KEY`` when not given. May be omitted for a local server.
         url: the full WebSocket endpoint; other query parameters in it are kept.
         headers: extra handshake headers.
+        dialect: the wire protocol: ``"beta"`` (2024-10-01, ``OpenAI-Beta: realtime=v1``),
+            ``"ga"`` (today's service; no beta header), or ``"auto"`` (see
+            :func:`choose_dialect`; the choice is logged, and a server that refuses the beta
+            shape with ``beta_api_shape_disabled`` gets one more try in GA). Either way the API
+            speaks the beta vocabulary: events are translated both ways (``event.wire`` holds
+            the frame as received), so a script runs unchanged against both.
         dispatch: ``"thread"`` (callbacks on the ``rtsync-dispatch`` thread) or ``"pump"``
             (callbacks run only inside :meth:`dispatch_pending`, e.g. from a Tk ``after`` loop).
         connect_timeout: seconds allowed for the handshake and the first ``session.created``.
+        ping_interval: send a WebSocket ping this often (seconds) while open; ``None`` turns
+            keepalive off.
+        ping_timeout: a peer that has sent nothing for this long after a ping is dead: the
+            connection is dropped and ``rtsync.close`` comes with code 1006.
+        max_audio_items: bound :attr:`conversation`'s memory: keep output audio samples only for
+            the most recent N items with audio (``None`` keeps all).
+        record: write every sent and received event to this JSON-lines file (audio beside it as
+            WAV; see :mod:`rtsync.record`). The key is never written.
+        reconnect: when the connection drops (or the server closes it for a reason that is not
+            fatal), connect again with backoff (0.25 s doubling to 8 s, ``max_reconnect_attempts``
+            tries), send the session configuration (every ``session.update`` field sent so far)
+            and the tools again, and deliver ``rtsync.reconnected``. ``rtsync.disconnected``
+            comes first; ``send`` raises :class:`ClosedError` in between. A refused key, an
+            unknown model or ``beta_api_shape_disabled`` are never retried.
+        renew_before: open a fresh session this many seconds before the current one's
+            ``expires_at`` (make before break: the old connection closes once the new one is
+            configured), then deliver ``rtsync.reconnected`` with ``reason="renewed"``.
+        replay_text_items: on reconnect/renewal, re-create the conversation's text messages
+            (user, assistant and system text, and assistant audio transcripts as text) in the new
+            session, so the model keeps the context.
         insecure_disable_tls_verification: turn off certificate checks (never do this against
             the real service; it is logged as a warning).
 
@@ -192,16 +392,32 @@ class RealtimeClient:
         url: str = DEFAULT_URL,
         *,
         headers: dict[str, str] | None = None,
+        dialect: str = "auto",
         dispatch: str = "thread",
         connect_timeout: float = 15.0,
+        ping_interval: float | None = 20.0,
+        ping_timeout: float = 10.0,
+        max_audio_items: int | None = None,
+        record: str | os.PathLike[str] | None = None,
+        reconnect: bool = False,
+        max_reconnect_attempts: int = 6,
+        renew_before: float | None = None,
+        replay_text_items: bool = False,
         insecure_disable_tls_verification: bool = False,
     ) -> None:
         if dispatch not in ("thread", "pump"):
             raise ValueError(f"dispatch must be 'thread' or 'pump', got {dispatch!r}")
+        if dialect not in DIALECTS:
+            raise ValueError(f"dialect must be one of {', '.join(map(repr, DIALECTS))}, got {dialect!r}")
         self.model = model
         self._api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY") or None
         register_secret(self._api_key)
-        self.url = build_url(url, model)
+        self.url = build_url(url, model) if model else url
+        self._auto_dialect = dialect == "auto"
+        #: the dialect on the wire: ``"beta"`` or ``"ga"`` (``"auto"`` resolved).
+        self.dialect = choose_dialect(model, self.url) if dialect == "auto" else dialect
+        if self._auto_dialect:
+            logger.info("rtsync: dialect 'auto' chose %r for model %r", self.dialect, model)
         self._extra_headers = dict(headers or {})
         for v in self._extra_headers.values():
             if "bearer" in v.lower() or len(v) >= 20:
@@ -217,7 +433,30 @@ class RealtimeClient:
         self._state = State.UNOPENED
         self._state_lock = threading.Lock()
         self._registry = HandlerRegistry()
-        self._hooks: list[Callable[[Event], None]] = [self._track]
+        #: The conversation as the server holds it, built from the events (readable from any
+        #: thread; see :class:`rtsync.Conversation`).
+        self.conversation = Conversation(max_audio_items=max_audio_items)
+        self._gate = _ResponseGate(self.send)
+        self._tools = ToolRegistry()
+        self._tool_runner: ToolRunner | None = None
+        self._hooks: list[Callable[[Event], None]] = [self._track, self._gate.on_event, self.conversation.apply,
+                                                      self._feed_tools]
+        self._ping = (ping_interval, ping_timeout)
+        self._marks = threading.local()  # per thread: delivery number at the latest send/wait_for
+        if max_reconnect_attempts < 1:
+            raise ValueError("max_reconnect_attempts must be at least 1")
+        self._reconnect = reconnect
+        self._max_attempts = max_reconnect_attempts
+        self._renew_before = renew_before
+        self._replay_text = replay_text_items
+        self._session_config: dict[str, Any] = {}  # every session.update field sent, merged
+        self._gen = 0  # which transport is current (an older one's close is not the end)
+        self._fatal = False  # a fatal server error was seen: never reconnect
+        self._stop = threading.Event()  # set by close(): stop reconnecting / renewing
+        self._disconnect_seen = threading.Event()
+        self._helper: threading.Thread | None = None  # rtsync-reconnect / rtsync-renew
+        self._record_path = record
+        self._recorder: Any = None
         self._queue: queue.SimpleQueue[list[Event]] = queue.SimpleQueue()
         self._transport: Transport | None = None
         self._dispatcher: ThreadDispatcher | PumpDispatcher | None = None
@@ -226,10 +465,12 @@ class RealtimeClient:
         self.session: Session | None = None
         self.session_id: str | None = None
         self._close_event: CloseEvent | None = None
+        self._seen_session: str | None = None
 
     # -- representation ----------------------------------------------------------------------
     def __repr__(self) -> str:
-        return f"<RealtimeClient {self._state.value} model={self.model!r} url={redact(self.url)!r}>"
+        return (f"<RealtimeClient {self._state.value} model={self.model!r} dialect={self.dialect} "
+                f"url={redact(self.url)!r}>")
 
     @property
     def state(self) -> str:
@@ -243,7 +484,7 @@ class RealtimeClient:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def _handshake_headers(self) -> dict[str, str]:
-        h = {"OpenAI-Beta": "realtime=v1"}
+        h = {"OpenAI-Beta": "realtime=v1"} if self.dialect == "beta" else {}
         if self._api_key:
             h["Authorization"] = f"Bearer {self._api_key}"
         h.update(self._extra_headers)
@@ -270,15 +511,28 @@ class RealtimeClient:
                     f"cannot connect a client that is {self._state.value}; create a new RealtimeClient"
                 )
             self._state = State.CONNECTING
-        transport = Transport(self.url, self._handshake_headers(), self._queue,
-                              connect_timeout=self._connect_timeout, sslopt=self._sslopt)
+        transport = self._new_transport(0)
         try:
-            first = transport.connect()
+            try:
+                first = transport.connect()
+            except BetaShapeDisabledError:
+                if not (self._auto_dialect and self.dialect == "beta"):
+                    raise
+                logger.warning("rtsync: the server refused the beta protocol; connecting again in GA")
+                self.dialect = "ga"
+                transport = self._new_transport(0)
+                first = transport.connect()
         except BaseException:
             with self._state_lock:
                 self._state = State.CLOSED
             raise
         self._transport = transport
+        if self._record_path is not None:
+            from rtsync.record import Recorder
+
+            self._recorder = Recorder(self._record_path, url=redact(self.url), model=self.model,
+                                      dialect=self.dialect)
+            self._hooks.append(self._recorder.received)
         if self._dispatch_mode == "thread":
             self._dispatcher = ThreadDispatcher(self._queue, self._registry, self._hooks)
         else:
@@ -292,7 +546,142 @@ class RealtimeClient:
         transport.start_reader()
         self._dispatcher.start()
         logger.info("rtsync: connected to %s (session %s)", redact(self.url), self.session_id)
+        if len(self._tools):
+            self._send_tools()
+        self._schedule_renewal()
         return self
+
+    def _new_transport(self, gen: int) -> Transport:
+        out: Any = self._queue if not (self._reconnect or self._renew_before is not None) else _Out(self, gen)
+        return Transport(self.url, self._handshake_headers(), out,
+                         connect_timeout=self._connect_timeout, sslopt=self._sslopt,
+                         ping_interval=self._ping[0], ping_timeout=self._ping[1], dialect=self.dialect)
+
+    # -- reconnection and renewal (opt in) ---------------------------------------------------------
+    def _transport_ended(self, gen: int, ev: CloseEvent) -> str:
+        """Reader thread of transport ``gen``: is its close ``final``, a ``retry``, or ``swallow``ed?"""
+        with self._state_lock:
+            if gen != self._gen:
+                return "swallow"  # a renewed-away connection
+            if self._state is not State.OPEN or not self._reconnect or ev.initiated_by_client or self._fatal:
+                return "final"
+            if ev.code in _FATAL_CLOSE_CODES or any(r in (ev.reason or "") for r in FATAL_ERROR_CODES):
+                return "final"
+            self._state = State.RECONNECTING
+            self._disconnect_seen.clear()
+            self._start_helper("rtsync-reconnect", self._reconnect_loop, ev)
+            return "retry"
+
+    def _start_helper(self, name: str, target: Callable[..., None], *args: Any) -> None:
+        t = threading.Thread(target=target, args=args, name=name, daemon=True)
+        t.start()
+        self._helper = t
+
+    def _reconnect_loop(self, ev: CloseEvent) -> None:
+        logger.warning("rtsync: connection lost (code %s: %s); reconnecting", ev.code, redact(ev.reason))
+        delay, attempt = 0.25, 0
+        error: BaseException | None = ev.error
+        while attempt < self._max_attempts and not self._stop.wait(delay):
+            attempt += 1
+            try:
+                self._disconnect_seen.wait(2.0)  # the old connection's events are applied
+                self._switch_to_new_session("reconnected", attempt)
+                return
+            except (AuthenticationError, ModelNotFoundError) as exc:
+                error = exc
+                logger.error("rtsync: reconnect refused: %s", redact(exc))
+                break
+            except (RealtimeError, OSError) as exc:
+                error = exc
+                logger.warning("rtsync: reconnect attempt %d failed: %s", attempt, redact(exc))
+                delay = min(delay * 2, 8.0)
+            except _Aborted:
+                break
+        by_client = self._stop.is_set()
+        reason = "closed by client" if by_client else (
+            f"{ev.reason or 'connection lost'}; reconnecting failed after {attempt} attempt(s)")
+        with self._state_lock:
+            if self._state is State.RECONNECTING:
+                self._state = State.CLOSED
+        self._queue.put([CloseEvent(code=1000 if by_client else ev.code, reason=reason,
+                                    error=None if by_client else error, initiated_by_client=by_client)])
+
+    def _switch_to_new_session(self, why: str, attempt: int) -> None:
+        """Open a new connection, make it current, configure it, announce it (helper thread)."""
+        items = self._text_items() if self._replay_text else []
+        gen = self._gen + 1
+        transport = self._new_transport(gen)
+        first = transport.connect()
+        with self._state_lock:
+            if self._stop.is_set():
+                transport.close(1000, "", timeout=1.0)
+                raise _Aborted()
+            old, old_session = self._transport, self.session_id
+            self._gen, self._transport = gen, transport
+            session = getattr(first, "session", None)
+            if isinstance(session, Session):
+                self.session = session
+                self.session_id = session.id if isinstance(session.id, str) else None
+            self._state = State.OPEN
+        transport.start_reader()
+        if why == "renewed" and old is not None:
+            old.close(1000, "session renewed", timeout=2.0)
+        if self._session_config:
+            self.update_session(dict(self._session_config))
+        elif len(self._tools):
+            self._send_tools()
+        for role, text in items:
+            factory = {"user": Item.user_text, "assistant": Item.assistant_text, "system": Item.system_text}[role]
+            self.create_item(factory(text))
+        logger.info("rtsync: %s (session %s, %d attempt(s))", why, self.session_id, attempt)
+        self._queue.put([ReconnectedEvent(reason=why, attempts=attempt, session_id=self.session_id,
+                                          previous_session_id=old_session, replayed_items=len(items))])
+        self._schedule_renewal()
+
+    def _text_items(self) -> list[tuple[str, str]]:
+        out = []
+        for e in self.conversation.items:
+            if e.type == "message" and e.role in ("user", "assistant", "system") and e.status != "in_progress":
+                # (an assistant message cut off by the drop is left out)
+                text = e.text or e.heard_transcript or e.transcript or e.input_transcript
+                if text:
+                    out.append((str(e.role), text))
+        return out
+
+    def _schedule_renewal(self) -> None:
+        if self._renew_before is None or self._stop.is_set():
+            return
+        expires = getattr(self.session, "expires_at", None)
+        if not isinstance(expires, (int, float)) or expires <= 0:
+            logger.info("rtsync: the session has no expires_at; it will not be renewed")
+            return
+        import time
+
+        delay = max(0.0, expires - self._renew_before - time.time())
+        self._start_helper("rtsync-renew", self._renew_after, delay)
+
+    def _renew_after(self, delay: float) -> None:
+        if self._stop.wait(delay):
+            return
+        # between responses: the old connection closes once the new one is configured, and a
+        # response still streaming on it would be lost
+        deadline = 60.0
+        while self._gate.busy and deadline > 0:
+            if self._stop.wait(0.05):
+                return
+            deadline -= 0.05
+        for attempt in range(1, self._max_attempts + 1):
+            if self._state is not State.OPEN:
+                return
+            try:
+                self._switch_to_new_session("renewed", attempt)
+                return
+            except _Aborted:
+                return
+            except (RealtimeError, OSError) as exc:
+                logger.warning("rtsync: renewing the session failed (attempt %d): %s", attempt, redact(exc))
+                if self._stop.wait(min(0.25 * 2 ** attempt, 8.0)):
+                    return
 
     def close(self, timeout: float = 5.0) -> None:
         """Close the connection and stop the client's threads.
@@ -303,6 +692,7 @@ class RealtimeClient:
         already arrived, the ``rtsync.close`` event last, and ends when the current callback
         returns.
         """
+        self._stop.set()
         with self._state_lock:
             if self._state in (State.CLOSING, State.CLOSED):
                 already = True
@@ -310,11 +700,24 @@ class RealtimeClient:
                 already = False
                 was_open = self._state is State.OPEN
                 self._state = State.CLOSING
+        joined: set[threading.Thread] = set()
+        while True:  # a reconnect thread may hand over to a renewal thread
+            helper = self._helper
+            if helper is None or helper in joined or helper is threading.current_thread():
+                break
+            helper.join(timeout)
+            joined.add(helper)
         if not already:
             transport = self._transport
             if transport is not None and was_open:
                 transport.close(1000, "", timeout=min(timeout, 2.0))
         self._join(timeout)
+        runner = self._tool_runner
+        if runner is not None:
+            runner.close(wait=not self._on_dispatcher_thread())
+        rec = self._recorder
+        if rec is not None and not self._on_dispatcher_thread():
+            rec.close()
 
     def _join(self, timeout: float) -> None:
         me = threading.current_thread()
@@ -352,6 +755,17 @@ class RealtimeClient:
             s = getattr(ev, "session", None)
             if isinstance(s, Session):
                 self.session = s
+                if t == "session.created":
+                    sid = s.id if isinstance(s.id, str) else None
+                    if self._seen_session not in (None, sid):
+                        self.conversation.reset()  # a new server session starts empty
+                    self._seen_session = sid
+        elif t == "rtsync.disconnected":
+            d = self._dispatcher
+            if d is not None:
+                d.fail_waiters(ClosedError(f"connection lost (code {ev.code}); reconnecting",  # type: ignore[attr-defined]
+                                           code=ev.code, reason=ev.reason))  # type: ignore[attr-defined]
+            self._disconnect_seen.set()
         elif t == "rtsync.close":
             self._close_event = ev  # type: ignore[assignment]
             with self._state_lock:
@@ -359,7 +773,11 @@ class RealtimeClient:
                     self._state = State.CLOSING if self._state is State.CLOSING else State.CLOSED
         elif t == "error":
             info = getattr(ev, "error", None)
-            if logger.isEnabledFor(20):
+            if getattr(info, "code", None) in FATAL_ERROR_CODES:
+                self._fatal = True
+            if getattr(info, "code", None) in BENIGN_ERROR_CODES:
+                logger.debug("rtsync: benign server error %s", getattr(info, "code", None))
+            elif logger.isEnabledFor(20):
                 logger.info("rtsync: server error %s: %s", getattr(info, "code", None),
                             redact(getattr(info, "message", "")))
 
@@ -434,6 +852,91 @@ class RealtimeClient:
             return 0
         return d.dispatch_pending(max_events, max_seconds)
 
+    # -- function tools ------------------------------------------------------------------------
+    @property
+    def tools(self) -> ToolRegistry:
+        """The registered function tools (see :meth:`add_tool`)."""
+        return self._tools
+
+    def add_tool(
+        self,
+        fn: Callable[..., Any],
+        name: str | None = None,
+        description: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+    ) -> Tool:
+        """Register ``fn`` as a function tool the model may call; returns its :class:`Tool`.
+
+        The JSON schema comes from ``fn``'s type hints and docstring (see
+        :func:`rtsync.tools.function_schema`) unless ``parameters`` is given. The tools go to
+        the server in ``session.update``: on :meth:`connect`, and at once when the client is
+        already open. A tool of the same name is replaced.
+
+        When a response ends with function calls to registered tools, each call runs on an
+        ``rtsync-tool-N`` worker thread (never on the reader or dispatcher thread) with its
+        arguments checked against the schema; its result (or ``{"error": ...}`` when it raised)
+        goes back as a ``function_call_output`` item, and exactly one ``response.create``
+        follows the last output of that response (queued while another response runs). Calls to
+        names that are not registered are left to the application.
+        """
+        tool = self._tools.add(fn, name=name, description=description, parameters=parameters)
+        if self._tool_runner is None:
+            self._tool_runner = ToolRunner(
+                self._tools,
+                lambda call_id, output: self.create_item(Item.function_output(call_id, output)),
+                self.create_response,
+                registered_only=True,
+            )
+        if self._state is State.OPEN:
+            self._send_tools()
+        return tool
+
+    @overload
+    def tool(self, fn: F) -> F: ...
+    @overload
+    def tool(self, *, name: str | None = None, description: str | None = None,
+             parameters: Mapping[str, Any] | None = None) -> Callable[[F], F]: ...
+
+    def tool(
+        self,
+        fn: Callable[..., Any] | None = None,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Decorator form of :meth:`add_tool`: ``@client.tool`` or ``@client.tool(name=...)``.
+
+        The function is returned unchanged; it runs on an ``rtsync-tool-N`` worker thread.
+        """
+        if fn is not None:
+            self.add_tool(fn)
+            return fn
+
+        def deco(f: F) -> F:
+            self.add_tool(f, name=name, description=description, parameters=parameters)
+            return f
+
+        return deco
+
+    def remove_tool(self, name: str) -> bool:
+        """Unregister a tool (and tell an open session); ``False`` when there was none."""
+        removed = self._tools.remove(name)
+        if removed and self._state is State.OPEN:
+            self._send_tools()
+        return removed
+
+    def _send_tools(self) -> None:
+        self.send(ce.SessionUpdate(session=Session(tools=self._tools.tools())))
+
+    def _feed_tools(self, ev: Event) -> None:
+        runner = self._tool_runner
+        if runner is not None and ev.type == "response.done":
+            resp = getattr(ev, "response", None)
+            if getattr(resp, "conversation_id", UNSET) is None:
+                return  # out-of-band calls are the application's to answer
+            runner.on_event(ev)
+
     # -- sending -----------------------------------------------------------------------------
     def new_event_id(self) -> str:
         """A fresh client event id (unique within this client)."""
@@ -458,23 +961,36 @@ class RealtimeClient:
             if event.event_id is UNSET:
                 event.event_id = self.new_event_id()
             eid = event.event_id
-            text = event.to_json()
+            payload = event.to_dict()
         elif isinstance(event, dict):
             if "type" not in event:
                 raise ValueError("an event dict needs a 'type'")
             if "event_id" not in event:
                 event = {**event, "event_id": self.new_event_id()}
             eid = event["event_id"]
-            text = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+            payload = event
         else:
             raise TypeError(f"send() takes an event or a dict, got {type(event).__name__}")
+        if payload.get("type") == "session.update" and isinstance(payload.get("session"), dict):
+            self._session_config.update(payload["session"])
+        wire = payload if self.dialect == "beta" else client_to_ga(payload)
+        text = json.dumps(wire, separators=(",", ":"), ensure_ascii=False)
+        d = self._dispatcher
+        if d is not None:
+            self._marks.seq = d.seq  # wait_for on this thread looks at what is delivered from now
         assert self._transport is not None
+        rec = self._recorder
+        if rec is not None:
+            rec.sent(payload)
         self._transport.send_text(text)
         return str(eid)
 
     def update_session(self, session: Session | dict[str, Any] | None = None, **fields: Any) -> str:
         """Send ``session.update`` with ``session`` and/or keyword fields (e.g. ``voice="alloy"``)."""
         s = _session_from(session, fields)
+        if isinstance(s.tools, list) and len(self._tools):
+            named = {getattr(t, "name", None) for t in s.tools}
+            s.tools = [*s.tools, *(t for t in self._tools.tools() if t.name not in named)]
         return self.send(ce.SessionUpdate(session=s))
 
     def append_audio(self, audio: Any) -> str:
@@ -529,7 +1045,35 @@ class RealtimeClient:
             base = obj.to_dict() if isinstance(obj, ResponseCreateParams) else {}
             base.update(_plain(params))
             obj = ResponseCreateParams.from_dict(base)
-        return self.send(ce.ResponseCreate(response=obj if obj is not None else UNSET))
+        ev = ce.ResponseCreate(response=obj if obj is not None else UNSET, event_id=self.new_event_id())
+        self._submit_response(ev)
+        return str(ev.event_id)
+
+    def _submit_response(self, ev: ce.ResponseCreate) -> bool:
+        """Send ``ev`` now or after the active response; returns whether it went through the gate."""
+        if self._state is not State.OPEN:
+            self.send(ev)  # raises ClosedError
+        if getattr(ev.response, "conversation", UNSET) == "none":
+            self.send(ev)  # out of band: never waits for, nor blocks, the default conversation
+            return False
+        self._gate.submit(ev)
+        return True
+
+    @property
+    def response_active(self) -> bool:
+        """True while a response of the default conversation runs or a ``response.create`` for one
+        is in flight; :meth:`create_response` then queues its request until ``response.done``."""
+        return self._gate.busy
+
+    @property
+    def active_response_id(self) -> str | None:
+        """The id of the response running in the default conversation, if any."""
+        return self._gate.active_id
+
+    @property
+    def queued_responses(self) -> int:
+        """``response.create`` requests waiting for the active response to finish."""
+        return self._gate.queued
 
     def cancel_response(self, response_id: str | None = None) -> str:
         """Send ``response.cancel`` (for ``response_id``, or the active response)."""
@@ -551,8 +1095,12 @@ class RealtimeClient:
     ) -> Any:
         """Block until an event of that type (matching ``predicate``) is delivered; return it.
 
-        Only events delivered after the call count. The predicate runs on the dispatcher
-        thread, after the event's callbacks.
+        The events that count are those delivered after this thread's latest :meth:`send` (or
+        after the latest event a ``wait_for`` on this thread returned, whichever is later), so
+        ``client.send(...)`` followed by ``client.wait_for(...)`` cannot miss a fast answer; a
+        thread that never sent waits for events delivered after the call. The look-back reaches
+        the latest 256 events. The predicate runs on the dispatcher thread after the event's
+        callbacks (or on the calling thread, for an event already delivered).
 
         Raises:
             WaitTimeout: nothing matched within ``timeout`` seconds.
@@ -564,12 +1112,16 @@ class RealtimeClient:
         if d is None:
             raise ClosedError(f"cannot wait: the client is {self._state.value}")
         w = Waiter(event_key(event), predicate)
-        d.add_waiter(w)
+        marks = self._marks
+        since = getattr(marks, "seq", None)
+        d.add_waiter(w, since)
         if not w.done.wait(timeout):
             d.remove_waiter(w)
+            marks.seq = max(since or 0, d.seq)
             raise WaitTimeout(f"no {event_key(event)!r} event within {timeout:g} s")
         if w.error is not None:
             raise w.error
+        marks.seq = w.seq
         return w.event
 
     def ask(self, text: str, *, timeout: float | None = None, raise_on_incomplete: bool = False,
@@ -592,7 +1144,9 @@ class RealtimeClient:
         item_ev = ce.ConversationItemCreate(item=Item.user_text(text), event_id=self.new_event_id())
         params = ResponseCreateParams.from_dict(_plain(opts))
         resp_ev = ce.ResponseCreate(response=params, event_id=self.new_event_id())
-        collector = _ReplyCollector({item_ev.event_id, resp_ev.event_id})
+        oob = opts.get("conversation") == "none"
+        collector = _ReplyCollector({item_ev.event_id, resp_ev.event_id}, resp_ev.event_id,
+                                    None if oob else self._gate)
         d = self._dispatcher
         if d is None:
             raise ClosedError(f"cannot ask: the client is {self._state.value}")
@@ -600,7 +1154,7 @@ class RealtimeClient:
         try:
             self.send(item_ev)
             collector.armed = True
-            self.send(resp_ev)
+            self._submit_response(resp_ev)
             if not collector.done.wait(timeout):
                 raise WaitTimeout(f"no response.done within {timeout:g} s")
         finally:

@@ -20,6 +20,7 @@ This module never imports the client (layer 5 of the design).
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -108,6 +109,15 @@ def _str(v: object) -> str | None:
     return v if isinstance(v, str) else None
 
 
+def _b64_samples(text: str) -> int:
+    """How many pcm16 samples a base64 payload decodes to, without decoding it."""
+    size = len(text)
+    if size % 4:
+        size = size // 4 * 4  # a malformed tail is dropped by the decoder too
+    pad = text.count("=", max(0, size - 2), size)
+    return (size // 4 * 3 - pad) // 2
+
+
 def _joined(parts: dict[int, str]) -> str:
     return "".join(parts[i] for i in sorted(parts))
 
@@ -133,7 +143,9 @@ class _State:
         self.transcript: dict[int, str] = {}
         self.input_parts: dict[int, str] = {}  # transcription deltas, per content index
         self.input_transcript: str | None = None  # set by ``.completed`` (or the item content)
-        self.audio: list[np.ndarray] = []
+        # base64 chunks as they arrived (decoded lazily, so that applying a delta costs no
+        # decode), or one int16 array once a snapshot or a truncation needed the samples
+        self.audio: list[str | np.ndarray] = []
         self.audio_total = 0  # samples received, before any truncation
         self.audio_dropped = False
         self.truncated_at_ms: int | None = None
@@ -170,14 +182,34 @@ class _State:
         frac = min(1.0, max(0.0, self.truncated_at_ms * SAMPLES_PER_MS / self.audio_total))
         return " ".join(words[: round(len(words) * frac)])
 
-    def snapshot(self) -> ConversationEntry:
-        audio = None
-        if self.audio:
-            import numpy as np
+    def samples(self) -> np.ndarray | None:
+        """The kept audio as one int16 array (decoding pending base64 chunks), or ``None``."""
+        if not self.audio:
+            return None
+        import numpy as np
 
-            audio = np.concatenate(self.audio) if len(self.audio) > 1 else self.audio[0].copy()
-            self.audio = [audio]  # compact; the snapshot below gets its own copy
-            audio = audio.copy()
+        if len(self.audio) == 1 and not isinstance(self.audio[0], str):
+            return self.audio[0]
+        parts: list[np.ndarray] = []
+        for chunk in self.audio:
+            if isinstance(chunk, str):
+                try:
+                    raw = base64.b64decode(chunk)
+                except ValueError:  # binascii.Error: not base64; the chunk is dropped
+                    continue
+                parts.append(np.frombuffer(raw[: len(raw) // 2 * 2], dtype="<i2"))
+            else:
+                parts.append(chunk)
+        if not parts:
+            self.audio = []
+            return None
+        whole = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        self.audio = [whole]  # compact
+        return whole
+
+    def snapshot(self) -> ConversationEntry:
+        samples = self.samples()
+        audio = None if samples is None else samples.copy()
         inp = self.input_transcript
         if inp is None and self.input_parts:
             inp = _joined(self.input_parts)
@@ -239,6 +271,16 @@ class Conversation:
         }
 
     # -- input ---------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget the items (a new server session starts with an empty conversation); the
+        session usage totals and rate limits are kept."""
+        with self._lock:
+            self._order.clear()
+            self._items.clear()
+            self._pending.clear()
+            self._deleted.clear()
+            self._audio_lru.clear()
+
     def apply(self, event: Event) -> None:
         """Update the state from one event (any type; unrelated events are ignored)."""
         handler = self._handlers.get(getattr(event, "type", ""))
@@ -372,10 +414,8 @@ class Conversation:
         if st is None or not isinstance(end, int) or end < 0:
             return
         st.truncated_at_ms = end
-        if st.audio:
-            import numpy as np
-
-            whole = np.concatenate(st.audio) if len(st.audio) > 1 else st.audio[0]
+        whole = st.samples()
+        if whole is not None:
             st.audio = [whole[: end * SAMPLES_PER_MS]]
 
     def _on_input_delta(self, ev: Any) -> None:
@@ -432,11 +472,14 @@ class Conversation:
         st = self._delta_state(ev)
         if st is None or st.audio_dropped or st.truncated_at_ms is not None:
             return
-        samples = ev.samples
-        if not len(samples):
+        delta = ev.delta
+        if not isinstance(delta, str):
             return
-        st.audio.append(samples)
-        st.audio_total += len(samples)
+        n = _b64_samples(delta)
+        if n <= 0:
+            return
+        st.audio.append(delta)
+        st.audio_total += n
         if st.id not in self._audio_lru:
             self._audio_lru[st.id] = None
             self._enforce_audio_bound()

@@ -18,6 +18,7 @@ stops the delivery of the next callback or event.
 
 from __future__ import annotations
 
+import collections
 import queue
 import threading
 import time
@@ -33,6 +34,9 @@ __all__ = ["HandlerRegistry", "PumpDispatcher", "ThreadDispatcher", "Waiter", "e
 Callback = Callable[[Any], Any]
 
 _UNKNOWN_KEY = "rtsync.unknown"
+
+#: How many delivered events a ``wait_for`` can look back at (see :meth:`RealtimeClient.wait_for`).
+RECENT_EVENTS = 256
 _CACHE_MAX = 1024
 
 
@@ -139,7 +143,7 @@ class HandlerRegistry:
 class Waiter:
     """One blocking ``wait_for``: matched by the dispatcher after the event's callbacks ran."""
 
-    __slots__ = ("done", "error", "event", "key", "predicate")
+    __slots__ = ("_lock", "done", "error", "event", "key", "predicate", "seq")
 
     def __init__(self, key: str, predicate: Callable[[Any], bool] | None) -> None:
         self.key = key
@@ -147,9 +151,13 @@ class Waiter:
         self.done = threading.Event()
         self.event: Any = None
         self.error: BaseException | None = None
+        self.seq = 0  # the sequence number of the event taken
+        self._lock = threading.Lock()
 
-    def offer(self, ev: Event, key: str) -> bool:
-        """Take ``ev`` if it matches; return True when this waiter is finished."""
+    def offer(self, ev: Event, key: str, seq: int = 0) -> bool:
+        """Take ``ev`` (delivered as number ``seq``) if it matches; True when this waiter is finished."""
+        if self.done.is_set():
+            return True
         if self.key != "*" and self.key != key:
             return False
         if self.predicate is not None:
@@ -157,18 +165,24 @@ class Waiter:
                 if not self.predicate(ev):
                     return False
             except Exception as exc:  # the waiting thread re-raises it
-                self.error = exc
-                self.done.set()
+                with self._lock:
+                    if not self.done.is_set():
+                        self.error = exc
+                        self.done.set()
                 return True
-        self.event = ev
-        self.done.set()
+        with self._lock:  # the dispatcher and a waiter's own look-back may offer at once
+            if not self.done.is_set():
+                self.event = ev
+                self.seq = seq
+                self.done.set()
         return True
 
     def fail(self, exc: BaseException) -> None:
         """Release the waiting thread with ``exc``."""
-        if not self.done.is_set():
-            self.error = exc
-            self.done.set()
+        with self._lock:
+            if not self.done.is_set():
+                self.error = exc
+                self.done.set()
 
 
 class _Delivery:
@@ -183,6 +197,10 @@ class _Delivery:
         self._closed: CloseEvent | None = None
         self.thread_ident: int | None = None
         self.finished = threading.Event()
+        #: how many events were delivered so far (the sequence number of the latest one)
+        self.seq = 0
+        # the latest delivered events, for waiters that start just after their request went out
+        self._recent: collections.deque[tuple[int, Event]] = collections.deque(maxlen=RECENT_EVENTS)
 
     # -- hooks (copy-on-write: deliver() iterates a tuple that is never mutated) -------------
     def add_hook(self, hook: Callable[[Event], None]) -> None:
@@ -196,14 +214,32 @@ class _Delivery:
             self.hooks = tuple(h for h in self.hooks if h is not hook)
 
     # -- waiters -----------------------------------------------------------------------------
-    def add_waiter(self, w: Waiter) -> None:
-        """Register a waiter; if the connection already ended, fail it at once."""
+    def add_waiter(self, w: Waiter, since: int | None = None) -> None:
+        """Register a waiter; if the connection already ended, fail it at once.
+
+        With ``since``, the events already delivered with a sequence number above it (the last
+        :data:`RECENT_EVENTS` ones) are offered first, on the calling thread.
+        """
         with self._waiter_lock:
-            if self._closed is None:
-                self._waiters.append(w)
-                return
             closed = self._closed
-        w.fail(_closed_error(closed))
+            if closed is None:
+                self._waiters.append(w)
+        if since is not None and since < self.seq:
+            # after the append: an event delivered meanwhile is either in this snapshot or
+            # offered by deliver(), which records it before looking at the waiters
+            for seq, ev in list(self._recent):
+                if seq > since and w.offer(ev, _waiter_key(ev, w), seq):
+                    self.remove_waiter(w)
+                    return
+        if closed is not None:
+            w.fail(_closed_error(closed))
+
+    def fail_waiters(self, exc: BaseException) -> None:
+        """Release every current waiter with ``exc`` (later waiters are not affected)."""
+        with self._waiter_lock:
+            waiters, self._waiters = self._waiters, []
+        for w in waiters:
+            w.fail(exc)
 
     def remove_waiter(self, w: Waiter) -> None:
         """Forget a waiter (after it timed out)."""
@@ -231,12 +267,15 @@ class _Delivery:
                 h.fn(ev)
             except Exception as exc:
                 self._report(h.fn, ev, exc)
+        seq = self.seq + 1
+        self._recent.append((seq, ev))
+        self.seq = seq
         if self._waiters:
             with self._waiter_lock:
                 waiters = list(self._waiters)
             for w in waiters:
                 wkey = _UNKNOWN_KEY if (unknown and w.key == _UNKNOWN_KEY) else key
-                if w.offer(ev, wkey):
+                if w.offer(ev, wkey, seq):
                     self.remove_waiter(w)
         if ev.__class__ is CloseEvent:
             self._close_waiters(ev)  # type: ignore[arg-type]
@@ -261,6 +300,12 @@ class _Delivery:
                 h.fn(err)
             except Exception:
                 logger.exception("rtsync callback_error handler %r failed", h.fn)
+
+
+def _waiter_key(ev: Event, w: Waiter) -> str:
+    if ev.__class__ is UnknownEvent and w.key == _UNKNOWN_KEY:
+        return _UNKNOWN_KEY
+    return ev.type
 
 
 def _closed_error(ev: CloseEvent) -> ClosedError:

@@ -26,6 +26,7 @@ from typing import Any
 __all__ = [
     "AudioError",
     "AuthenticationError",
+    "BetaShapeDisabledError",
     "ClosedError",
     "ConnectError",
     "ModelNotFoundError",
@@ -53,6 +54,11 @@ class AuthenticationError(ConnectError):
 
 class ModelNotFoundError(ConnectError):
     """The server does not serve the requested model."""
+
+
+class BetaShapeDisabledError(ConnectError):
+    """The server refused the beta protocol (``beta_api_shape_disabled``): connect with
+    ``dialect="ga"`` (or ``"auto"``, which switches by itself)."""
 
 
 class NetworkError(ConnectError):

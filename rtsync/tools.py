@@ -651,6 +651,8 @@ class ToolRunner:
             response with calls, after its last output was sent. ``None``: no follow-up.
         max_workers: the most calls run at once (threads named ``rtsync-tool-N``, started when
             needed).
+        registered_only: leave calls to names the registry does not hold unanswered (for an
+            application that answers some calls itself) instead of answering them with an error.
 
     Feed it every event with :meth:`on_event` (a dispatcher hook). Exceptions raised by
     ``send_output`` or ``create_response`` (the connection closed, say) are logged and counted
@@ -665,6 +667,7 @@ class ToolRunner:
         create_response: Callable[[], Any] | None,
         *,
         max_workers: int = 4,
+        registered_only: bool = False,
     ) -> None:
         if max_workers < 1:
             raise ValueError("max_workers must be at least 1")
@@ -672,6 +675,7 @@ class ToolRunner:
         self._send_output = send_output
         self._create_response = create_response
         self._max_workers = max_workers
+        self._registered_only = registered_only
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._pool: ThreadPoolExecutor | None = None
@@ -735,6 +739,8 @@ class ToolRunner:
             call_id, name = _field(item, "call_id"), _field(item, "name")
             if not isinstance(call_id, str) or not call_id or not isinstance(name, str):
                 logger.warning("function call without call_id or name ignored: %r", item)
+                continue
+            if self._registered_only and name not in self.registry:
                 continue
             calls.append((call_id, name, _field(item, "arguments")))
         if not calls:

@@ -16,16 +16,31 @@ breaks the WebSocket protocol (masked, RSV bits set, bad fragmentation, unknown 
 reported the same way and closes the connection (code 1002), as does a message over the size
 limit (code 1009). When the connection ends, for whatever reason, the last thing the reader
 queues is exactly one ``rtsync.close`` event.
+
+Keepalive (``ping_interval``, ``ping_timeout``): with a ``ping_interval``, the reader waits for
+the socket with a deadline instead of blocking in ``recv`` (no extra thread); every
+``ping_interval`` seconds it sends a ping, and when no byte at all (a pong or any frame) has
+arrived ``ping_timeout`` seconds after a ping, the peer is taken for dead: the socket is shut down
+without a close handshake and the ``rtsync.close`` event has code 1006 and a reason that starts
+with ``keepalive timed out``. A ping is never queued behind a send that is blocked (TCP
+backpressure): it waits until the send lock is free, and its timeout counts from when it went out.
+
+``close()`` never waits behind a blocked send for long either: when the send lock stays busy it
+shuts the socket down without a close frame, which releases the blocked sender with a
+``ClosedError``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import queue
+import select
 import socket
 import ssl
 import struct
 import threading
+import time
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -34,6 +49,7 @@ import websocket
 from rtsync._log import logger, redact, short_dump
 from rtsync.errors import (
     AuthenticationError,
+    BetaShapeDisabledError,
     ClosedError,
     ConnectError,
     ModelNotFoundError,
@@ -96,9 +112,9 @@ def _error_from_first_frame(data: Any) -> Exception | None:
     if code in ("model_not_found", "invalid_model") or "model" in code:
         return ModelNotFoundError(f"unknown model: {message}")
     if code == "beta_api_shape_disabled":
-        return ConnectError(
+        return BetaShapeDisabledError(
             f"the server no longer speaks the beta protocol ({message}); "
-            "use a GA-capable endpoint or the local server (rtsync.server.LocalServer)"
+            "use RealtimeClient(..., dialect='ga') (or the default dialect='auto')"
         )
     return ConnectError(f"the server refused the session: {message} [{code or 'no code'}]")
 
@@ -114,6 +130,9 @@ class Transport:
         sslopt: options for websocket-client's TLS layer (verification on by default).
         max_message_size: the largest message accepted from the server, in bytes; a larger one
             closes the connection with code 1009.
+        ping_interval: seconds between keepalive pings while open; ``None`` turns keepalive off.
+        ping_timeout: seconds after a ping within which something (a pong or any frame) must
+            arrive; else the connection is aborted and closes with code 1006.
     """
 
     def __init__(
@@ -126,9 +145,19 @@ class Transport:
         sslopt: dict[str, Any] | None = None,
         on_frame: Callable[[str, Any], None] | None = None,
         max_message_size: int = MAX_MESSAGE_SIZE,
+        ping_interval: float | None = 20.0,
+        ping_timeout: float = 10.0,
+        dialect: str = "beta",
     ) -> None:
         if max_message_size < 1024:
             raise ValueError(f"max_message_size must be at least 1024 bytes, got {max_message_size}")
+        if ping_interval is not None and not ping_interval > 0:
+            raise ValueError(f"ping_interval must be None or > 0, got {ping_interval!r}")
+        if not ping_timeout > 0:
+            raise ValueError(f"ping_timeout must be > 0, got {ping_timeout!r}")
+        self._ping_interval = ping_interval
+        self._ping_timeout = ping_timeout
+        self._dialect = dialect  # the wire dialect frames are parsed in ("beta" or "ga")
         self.url = url
         self._headers = headers
         self._out = out
@@ -193,7 +222,7 @@ class Transport:
                 failure = _error_from_first_frame(obj)
                 if failure is not None:
                     raise failure
-                ev = parse_event(obj)
+                ev = parse_event(obj, self._dialect)
                 if self._on_frame is not None:
                     self._on_frame("recv", obj)
                 early.append(ev)
@@ -249,6 +278,7 @@ class Transport:
         sock = ws.sock
         assert sock is not None
         out_put = self._out.put
+        dialect = self._dialect
         on_frame = self._on_frame
         max_size = self._max_message_size
         # Bytes websocket-client had read past the last frame of connect() come first.
@@ -264,6 +294,11 @@ class Transport:
         frag_size = 0
         batch: list[Event] = []
         close_ev: CloseEvent | None = None
+        wait_readable = _readable_waiter(sock) if self._ping_interval is not None else None
+        ping_interval = self._ping_interval or 0.0
+        ping_timeout = self._ping_timeout
+        next_ping = time.monotonic() + ping_interval
+        ping_deadline: float | None = None  # set while a ping is unanswered
         try:
             while True:
                 # Every complete frame in buf[start:end]; ``need``: the size of the next one,
@@ -303,10 +338,10 @@ class Transport:
                     if b0 == 0x81 and not frag_op:  # a whole text frame: the common case
                         payload = view[h:start]
                         try:
-                            batch.append(parse_event(payload))
+                            batch.append(parse_event(payload, dialect))
                             if on_frame is not None:
                                 on_frame("recv", payload.tobytes())
-                        except ProtocolError as exc:
+                        except Exception as exc:
                             batch.append(_invalid_text(exc, payload))
                         if len(batch) >= MAX_BATCH:
                             out_put(batch)
@@ -356,10 +391,10 @@ class Transport:
                         data = view[h:start]
                     if op == _OP_TEXT:
                         try:
-                            batch.append(parse_event(data))
+                            batch.append(parse_event(data, dialect))
                             if on_frame is not None:
                                 on_frame("recv", bytes(data))
-                        except ProtocolError as exc:
+                        except Exception as exc:
                             batch.append(_invalid_text(exc, data))
                     else:
                         perr = ProtocolError(f"unexpected binary frame of {len(data)} bytes", bytes(data))
@@ -391,12 +426,35 @@ class Transport:
                 elif start + need > size or size - end < _MIN_FREE:
                     view[:k] = view[start:end]  # memoryview assignment handles the overlap
                     start, end = 0, k
+                if wait_readable is not None:  # keepalive: wait for bytes with a deadline
+                    while True:
+                        now = time.monotonic()
+                        if ping_deadline is not None:
+                            if now >= ping_deadline:
+                                raise _Dead(f"keepalive timed out: nothing received within {ping_timeout:g} s "
+                                            "of a ping")
+                            wait = ping_deadline - now
+                        elif now >= next_ping:
+                            if _try_ping(ws):
+                                ping_deadline = now + ping_timeout
+                                next_ping = now + ping_interval
+                                continue
+                            wait = min(0.05, ping_interval)  # a send holds the lock: try again soon
+                        else:
+                            wait = next_ping - now
+                        if wait_readable(wait):
+                            break
                 got = sock.recv_into(view[end:])
                 if not got:
                     raise websocket.WebSocketConnectionClosedException("Connection to remote host was lost.")
                 end += got
+                ping_deadline = None
         except _Closed:
             pass
+        except _Dead as dead:
+            logger.warning("rtsync: %s; aborting the connection", dead.reason)
+            self._abort()
+            close_ev = CloseEvent(code=1006, reason=dead.reason, error=NetworkError(dead.reason))
         except _Fail as fail:
             perr = ProtocolError(fail.reason)
             logger.warning("rtsync: closing the connection: %s", fail.reason)
@@ -452,11 +510,14 @@ class Transport:
         ws = self._ws
         if ws is None:
             return
+        sent = False
         try:
             if ws.connected:
-                ws.send_close(code, reason.encode())
+                sent = _send_close_frame(ws, code, reason.encode()[:123], min(timeout, 1.0))
         except Exception:
             pass
+        if not sent:  # no close handshake to wait for: shut the socket now (frees a blocked send)
+            self._abort()
         reader = self._reader
         if reader is not None and reader.is_alive() and reader is not threading.current_thread():
             reader.join(timeout)
@@ -481,6 +542,78 @@ class _Closed(Exception):
     """The server closed the connection (the reader's CloseEvent is set)."""
 
 
+class _Dead(Exception):
+    """Keepalive: nothing came back after a ping: abort the connection."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _readable_waiter(sock: socket.socket) -> Callable[[float], bool]:
+    """A function ``wait(seconds) -> bool``: whether ``sock`` has bytes to read within the time.
+
+    Bytes already decrypted inside a TLS socket count as readable (the OS does not see them).
+    """
+    pending = sock.pending if isinstance(sock, ssl.SSLSocket) else None
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+
+        def wait(seconds: float) -> bool:
+            if pending is not None and pending():
+                return True
+            return bool(poller.poll(max(0, math.ceil(seconds * 1000))))
+    else:  # pragma: no cover - Windows
+        def wait(seconds: float) -> bool:
+            if pending is not None and pending():
+                return True
+            return bool(select.select([sock], [], [sock], max(0.0, seconds))[0])
+    return wait
+
+
+def _try_ping(ws: websocket.WebSocket) -> bool:
+    """Send a ping unless another thread holds the send lock (then return False at once)."""
+    lock = ws.lock
+    if not lock.acquire(blocking=False):
+        return False
+    try:
+        sock = ws.sock
+        if sock is None:
+            raise websocket.WebSocketConnectionClosedException("socket is already closed")
+        sock.sendall(websocket.ABNF.create_frame(b"rtsync", _OP_PING).format())
+    finally:
+        lock.release()
+    return True
+
+
+def _send_close_frame(ws: websocket.WebSocket, code: int, reason: bytes, timeout: float) -> bool:
+    """Send a close frame, waiting at most ``timeout`` for the send lock and the socket.
+
+    Gives up (without sending) when another send keeps the lock that long, e.g. blocked by a
+    peer that does not read; the caller then shuts the socket down, which releases that send.
+    """
+    lock = ws.lock
+    if not lock.acquire(timeout=timeout):
+        logger.warning("rtsync: a send is blocked; closing without a close frame")
+        return False
+    try:
+        ws.connected = False
+        sock = ws.sock
+        if sock is None:
+            return False
+        frame = websocket.ABNF.create_frame(struct.pack("!H", code) + reason, _OP_CLOSE).format()
+        old = sock.gettimeout()
+        sock.settimeout(timeout)
+        try:
+            sock.sendall(frame)
+        finally:
+            sock.settimeout(old)
+    finally:
+        lock.release()
+    return True
+
+
 class _Fail(Exception):
     """The server broke the WebSocket protocol: close with ``code``."""
 
@@ -490,10 +623,15 @@ class _Fail(Exception):
         self.reason = reason
 
 
-def _invalid_text(exc: ProtocolError, data: Any) -> ProtocolErrorEvent:
-    """The event for a text frame that is not a valid event (``data`` may be a view: copied)."""
+def _invalid_text(exc: Exception, data: Any) -> ProtocolErrorEvent:
+    """The event for a text frame that is not a valid event (``data`` may be a view: copied).
+
+    Anything the parser raises other than a :class:`ProtocolError` is wrapped in one.
+    """
     raw = bytes(data)
-    if isinstance(exc.data, memoryview):
+    if not isinstance(exc, ProtocolError):
+        exc = ProtocolError(f"frame could not be parsed: {type(exc).__name__}: {exc}", raw)
+    elif isinstance(exc.data, memoryview):
         exc.data = raw
     text = raw.decode("utf-8", "replace")
     logger.warning("rtsync: skipped an invalid frame: %s (%s)", exc, short_dump(text))

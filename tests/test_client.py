@@ -43,7 +43,7 @@ def collect(client, key="*"):
 # -- handshake and lifecycle ---------------------------------------------------------------------
 
 def test_connect_waits_for_session_created_and_sends_headers(peer):
-    c = RealtimeClient(url=peer.url + "?foo=bar", api_key="sk-test-abcdefghijklmnop", model="m1")
+    c = RealtimeClient(url=peer.url + "?foo=bar", api_key="sk-test-abcdefghijklmnop", model="m1", dialect="beta")
     seen = collect(c)
     c.connect()
     try:
@@ -149,8 +149,9 @@ def test_ask_raises_on_its_own_error(slow_server):
         c.create_response()
         c.wait_for("response.created", timeout=5)
         with pytest.raises(ServerError) as info:
-            c.ask("collide")
-        assert info.value.code == "conversation_already_has_active_response"
+            c.ask("out of range", max_response_output_tokens=0, timeout=10)
+        assert "max" in (info.value.param or "") and info.value.event_id
+        assert c.ask("hello", timeout=10).text == "You said: hello"  # the queue goes on after the error
 
 
 # -- cancel, truncate, delete --------------------------------------------------------------------

@@ -59,6 +59,19 @@ Server events, WebRTC output buffer (typed so that recorded sessions parse):
     :class:`OutputAudioBufferAudioStarted`, :class:`OutputAudioBufferAudioStopped`,
     :class:`OutputAudioBufferAudioCleared`.
 
+GA-only server events (:mod:`rtsync.events.ga`):
+    :class:`ConversationItemDone`,
+    :class:`InputAudioBufferDtmfEventReceived`, :class:`ResponseMcpCallArgumentsDelta`,
+    :class:`ResponseMcpCallArgumentsDone`, :class:`ResponseMcpCallInProgress`,
+    :class:`ResponseMcpCallCompleted`, :class:`ResponseMcpCallFailed`,
+    :class:`McpListToolsInProgress`, :class:`McpListToolsCompleted`, :class:`McpListToolsFailed`.
+
+Dialects:
+    rtsync's classes speak the beta vocabulary. ``parse_event(data, dialect="ga")`` translates
+    GA frames into it (``event.wire`` keeps the GA dict) and :mod:`rtsync.events.dialect`
+    holds every translation, both directions (:func:`client_to_ga`, :func:`event_from_ga`,
+    :func:`server_to_ga`, :func:`client_from_ga`, ...).
+
 Importing this package does not import numpy; ``ResponseAudioDelta.samples`` does, on first use.
 """
 
@@ -71,6 +84,7 @@ import attrs
 
 from rtsync.events import client as _client
 from rtsync.events import codec as _codec
+from rtsync.events import ga as _ga
 from rtsync.events import models as _models
 from rtsync.events import server as _server
 from rtsync.events._base import UNSET, ClientEvent, Event, Model, ServerEvent, UnknownEvent, Unset, is_set
@@ -89,6 +103,19 @@ from rtsync.events.client import (
     TranscriptionSessionUpdate,
 )
 from rtsync.events.codec import dump_event, event_class, event_types, parse_event
+from rtsync.events.dialect import client_from_ga, client_to_ga, event_from_ga, server_from_ga, server_to_ga
+from rtsync.events.ga import (
+    ConversationItemDone,
+    InputAudioBufferDtmfEventReceived,
+    McpListToolsCompleted,
+    McpListToolsFailed,
+    McpListToolsInProgress,
+    ResponseMcpCallArgumentsDelta,
+    ResponseMcpCallArgumentsDone,
+    ResponseMcpCallCompleted,
+    ResponseMcpCallFailed,
+    ResponseMcpCallInProgress,
+)
 from rtsync.events.models import (
     ContentPart,
     ConversationObject,
@@ -159,6 +186,7 @@ __all__ = [
     "ConversationItemCreated",
     "ConversationItemDelete",
     "ConversationItemDeleted",
+    "ConversationItemDone",
     "ConversationItemInputAudioTranscriptionCompleted",
     "ConversationItemInputAudioTranscriptionDelta",
     "ConversationItemInputAudioTranscriptionFailed",
@@ -176,12 +204,16 @@ __all__ = [
     "InputAudioBufferCleared",
     "InputAudioBufferCommit",
     "InputAudioBufferCommitted",
+    "InputAudioBufferDtmfEventReceived",
     "InputAudioBufferSpeechStarted",
     "InputAudioBufferSpeechStopped",
     "InputAudioBufferTimeoutTriggered",
     "InputAudioTranscription",
     "InputTokenDetails",
     "Item",
+    "McpListToolsCompleted",
+    "McpListToolsFailed",
+    "McpListToolsInProgress",
     "Model",
     "OutputAudioBufferAudioCleared",
     "OutputAudioBufferAudioStarted",
@@ -207,6 +239,11 @@ __all__ = [
     "ResponseDone",
     "ResponseFunctionCallArgumentsDelta",
     "ResponseFunctionCallArgumentsDone",
+    "ResponseMcpCallArgumentsDelta",
+    "ResponseMcpCallArgumentsDone",
+    "ResponseMcpCallCompleted",
+    "ResponseMcpCallFailed",
+    "ResponseMcpCallInProgress",
     "ResponseOutputItemAdded",
     "ResponseOutputItemDone",
     "ResponseStatusDetails",
@@ -226,21 +263,26 @@ __all__ = [
     "UnknownEvent",
     "Unset",
     "Usage",
+    "client_from_ga",
+    "client_to_ga",
     "dump_event",
     "event_class",
+    "event_from_ga",
     "event_types",
     "is_set",
     "parse_event",
+    "server_from_ga",
+    "server_to_ga",
 ]
 
 
 def _register_events() -> None:
-    """Put every event class of ``client`` and ``server`` in the codec's type table."""
-    for module in (_client, _server):
+    """Put every event class of ``client`` and ``server`` (and ``ga``, GA table) in the codec's type tables."""
+    for module, dialect in ((_client, "beta"), (_server, "beta"), (_ga, "ga")):
         for name in module.__all__:
             cls = getattr(module, name)
             if isinstance(cls, type) and issubclass(cls, Event) and cls.__dict__.get("type"):
-                _codec.register(cls)
+                _codec.register(cls, dialect=dialect)
 
 
 def _compact_repr(cls: type[Model]) -> Callable[[Any], str]:
@@ -268,7 +310,7 @@ def _compact_repr(cls: type[Model]) -> Callable[[Any], str]:
 
 def _install_reprs() -> None:
     """Give every nested object and event class the compact ``__repr__``."""
-    for module in (_models, _client, _server):
+    for module in (_models, _client, _server, _ga):
         for name in module.__all__:
             cls = getattr(module, name)
             if isinstance(cls, type) and issubclass(cls, Model):

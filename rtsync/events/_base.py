@@ -110,6 +110,29 @@ class Event(Model):
 
     type: ClassVar[str] = ""
     event_id: str = attrs.field(default=UNSET)
+    # The original wire payload of an event translated from another dialect (see ``wire``).
+    # Not an init argument, not compared, not dumped; the codec's loaders never touch it, so an
+    # event parsed without translation leaves the slot empty and costs nothing.
+    _wire: dict[str, Any] | None = attrs.field(default=None, init=False, eq=False, repr=False)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails: an empty ``_wire`` slot reads as None (so that
+        # copy, pickle and attrs helpers work on parsed events); anything else is a real miss.
+        if name == "_wire":
+            return None
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}", name=name, obj=self)
+
+    @property
+    def wire(self) -> dict[str, Any]:
+        """The payload as it was on the wire.
+
+        For an event translated from the GA dialect (``parse_event(data, dialect="ga")``) this
+        is the original GA dict, while ``type`` and :meth:`to_dict` give the beta vocabulary.
+        For any other event it is :meth:`to_dict` (a new dict on each access). Not part of
+        equality and never written by :meth:`to_dict`.
+        """
+        w = self._wire
+        return self.to_dict() if w is None else w
 
     def to_json(self) -> str:
         """The wire form as compact JSON text."""

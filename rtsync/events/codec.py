@@ -30,26 +30,50 @@ from rtsync.events._base import UNSET, Event, Model, UnknownEvent
 __all__ = ["dump_event", "dump_value", "dumper", "event_class", "event_types", "loader", "parse_event"]
 
 _TYPES: dict[str, type[Event]] = {}
+_GA_TYPES: dict[str, type[Event]] = {}  # GA-only events (rtsync.events.ga)
 _LOADERS: dict[type, Callable[[dict[str, Any]], Any]] = {}
 _DUMPERS: dict[type, Callable[[Any], dict[str, Any]]] = {}
 _TYPE_LOADERS: dict[str, Callable[[dict[str, Any]], Any]] = {}
+# attrs fields that are not wire keys: kept apart (extras, raw payload) or not wire data (_wire).
+_NOT_LOADED = frozenset({"extra_fields", "raw", "_wire"})
 
 
-def register(cls: type[Event]) -> type[Event]:
-    """Add an event class to the type table (done for every class in ``client``/``server``)."""
+def register(cls: type[Event], *, dialect: str = "beta") -> type[Event]:
+    """Add an event class to a type table (done for every class in ``client``/``server``/``ga``).
+
+    Args:
+        cls: the class; its ``type`` constant is the key.
+        dialect: ``"beta"`` (the main table, used by both dialects) or ``"ga"`` (GA-only
+            events, looked up only by ``parse_event(..., dialect="ga")``).
+    """
     if not cls.type:
         raise ValueError(f"{cls.__name__} has no type")
-    _TYPES[cls.type] = cls
+    if dialect == "ga":
+        _GA_TYPES[cls.type] = cls
+    elif dialect == "beta":
+        _TYPES[cls.type] = cls
+    else:
+        raise ValueError(f"unsupported dialect {dialect!r}")
     return cls
 
 
-def event_class(type_: str) -> type[Event] | None:
-    """The class registered for an event type, or ``None``."""
+def event_class(type_: str, dialect: str = "beta") -> type[Event] | None:
+    """The class registered for an event type (with ``dialect="ga"``, GA-only types too), or ``None``.
+
+    The type is a wire type of that dialect's table; GA names that are translated to beta
+    classes (``response.output_text.delta``...) are not in it, see :mod:`rtsync.events.dialect`.
+    """
+    if dialect == "ga":
+        cls = _GA_TYPES.get(type_)
+        if cls is not None:
+            return cls
     return _TYPES.get(type_)
 
 
-def event_types() -> dict[str, type[Event]]:
-    """A copy of the type table: every known event type and its class."""
+def event_types(dialect: str = "beta") -> dict[str, type[Event]]:
+    """A copy of a type table: every known event type and its class (``"ga"``: plus GA-only ones)."""
+    if dialect == "ga":
+        return {**_TYPES, **_GA_TYPES}
     return dict(_TYPES)
 
 
@@ -59,7 +83,7 @@ def _nested(field: attrs.Attribute) -> tuple[str, type] | None:  # type: ignore[
 
 
 def _compile_loader(cls: type) -> Callable[[dict[str, Any]], Any]:
-    fields = [f for f in attrs.fields(cls) if f.name not in ("extra_fields", "raw")]
+    fields = [f for f in attrs.fields(cls) if f.name not in _NOT_LOADED]
     names = [f.name for f in fields]
     known = frozenset(names) | ({"type"} if issubclass(cls, Event) else frozenset())
     env: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "UNSET": UNSET, "_known": known,
@@ -111,7 +135,7 @@ def dump_value(v: Any) -> Any:
 
 
 def _compile_dumper(cls: type) -> Callable[[Any], dict[str, Any]]:
-    fields = [f for f in attrs.fields(cls) if f.name not in ("extra_fields", "raw")]
+    fields = [f for f in attrs.fields(cls) if f.name not in _NOT_LOADED]
     env: dict[str, Any] = {"UNSET": UNSET, "_dv": dump_value}
     if issubclass(cls, Event):
         lines = ["def dump(o):", "    d = {'type': o.type}"]
@@ -154,7 +178,12 @@ def parse_event(data: str | bytes | bytearray | memoryview | dict[str, Any], dia
 
     Args:
         data: the frame.
-        dialect: the wire dialect; ``"beta"`` (the 2024-10-01 protocol) is the one supported.
+        dialect: the wire dialect: ``"beta"`` (the 2024-10-01 protocol; the classes' own
+            vocabulary, parsed as is) or ``"ga"`` (the GA protocol: the frame is translated to
+            the beta vocabulary by :func:`rtsync.events.dialect.event_from_ga`, so that e.g.
+            ``response.output_text.delta`` gives a :class:`ResponseTextDelta`; the original GA
+            dict stays reachable as ``event.wire``; GA-only events get the classes of
+            :mod:`rtsync.events.ga`).
 
     Returns:
         An instance of the event class registered for the frame's ``type`` (client or server),
@@ -162,9 +191,10 @@ def parse_event(data: str | bytes | bytearray | memoryview | dict[str, Any], dia
 
     Raises:
         ProtocolError: the frame is not JSON, not a JSON object, or has no string ``type``.
+        ValueError: ``dialect`` is neither ``"beta"`` nor ``"ga"``.
     """
     if dialect != "beta":
-        raise ValueError(f"unsupported dialect {dialect!r}; this version speaks 'beta'")
+        return _parse_other(data, dialect)
     obj = data if data.__class__ is dict else (_decode(data) if not isinstance(data, dict) else data)  # type: ignore[arg-type]
     if not isinstance(obj, dict):
         raise ProtocolError(f"event is not a JSON object but {type(obj).__name__}", data)
@@ -185,6 +215,23 @@ def parse_event(data: str | bytes | bytearray | memoryview | dict[str, Any], dia
         return ev
     fn = _TYPE_LOADERS[t] = loader(cls)
     return fn(obj)  # type: ignore[no-any-return]
+
+
+def _parse_other(data: str | bytes | bytearray | memoryview | dict[str, Any], dialect: str) -> Event:
+    """``parse_event`` for a dialect other than beta (kept out of the beta fast path)."""
+    if dialect != "ga":
+        raise ValueError(f"unsupported dialect {dialect!r}; expected 'beta' or 'ga'")
+    obj = data if isinstance(data, dict) else _decode(data)
+    if not isinstance(obj, dict):
+        raise ProtocolError(f"event is not a JSON object but {type(obj).__name__}", data)
+    t = obj.get("type")
+    if not isinstance(t, str):
+        if t is None:
+            raise ProtocolError("event has no 'type' field", data)
+        raise ProtocolError(f"event 'type' is not a string but {type(t).__name__}", data)
+    from rtsync.events.dialect import event_from_ga
+
+    return event_from_ga(obj)
 
 
 def dump_event(event: Event) -> dict[str, Any]:

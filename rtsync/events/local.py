@@ -13,7 +13,8 @@ import attrs
 
 from rtsync.events._base import UNSET, Event
 
-__all__ = ["CallbackErrorEvent", "CloseEvent", "LocalEvent", "ProtocolErrorEvent"]
+__all__ = ["CallbackErrorEvent", "CloseEvent", "DisconnectedEvent", "LocalEvent", "ProtocolErrorEvent",
+           "ReconnectedEvent"]
 
 
 @attrs.define(kw_only=True)
@@ -66,3 +67,42 @@ class ProtocolErrorEvent(LocalEvent):
     type: ClassVar[str] = "rtsync.protocol_error"
     error: BaseException | None = None
     data: Any = None
+
+
+@attrs.define(kw_only=True)
+class DisconnectedEvent(LocalEvent):
+    """``rtsync.disconnected``: the connection dropped and ``RealtimeClient(reconnect=True)`` is
+    reconnecting. Blocking ``wait_for``/``ask`` calls in progress were released with
+    :class:`~rtsync.errors.ClosedError`; ``send`` raises until ``rtsync.reconnected`` (or, when
+    every attempt fails, the final ``rtsync.close``).
+
+    Attributes:
+        code, reason, error: as in :class:`CloseEvent`, for the connection that ended.
+    """
+
+    type: ClassVar[str] = "rtsync.disconnected"
+    code: int = 1006
+    reason: str = ""
+    error: BaseException | None = None
+
+
+@attrs.define(kw_only=True)
+class ReconnectedEvent(LocalEvent):
+    """``rtsync.reconnected``: a new session replaced the old one (after a drop, or a renewal
+    before the old session expired). Delivered once per new connection, after its
+    ``session.created``, once the last session configuration and tools were sent again (and the
+    text items replayed, when asked).
+
+    Attributes:
+        reason: ``"reconnected"`` (after a drop) or ``"renewed"`` (before expiry).
+        attempts: connection attempts it took.
+        session_id: the new session's id; previous_session_id: the old one's.
+        replayed_items: text items re-created in the new conversation.
+    """
+
+    type: ClassVar[str] = "rtsync.reconnected"
+    reason: str = "reconnected"
+    attempts: int = 1
+    session_id: str | None = None
+    previous_session_id: str | None = None
+    replayed_items: int = 0

@@ -1,4 +1,4 @@
-"""A local, offline OpenAI Realtime server (beta protocol 2024-10-01, WebSocket transport).
+"""A local, offline OpenAI Realtime server (beta protocol 2024-10-01 and GA, WebSocket transport).
 
 Demos and tests run against it instead of the real service::
 
@@ -20,6 +20,26 @@ Protocol
     (``incomplete``/``max_output_tokens``), cancellation, truncation, deletion and retrieval.
     Mistakes produce ``error`` events with the real codes and messages where they are known, and
     the session goes on. ``conversation.created`` is not sent: it was never observed live.
+
+Dialects
+    ``LocalServer(dialect="auto"|"beta"|"ga")`` (``python -m rtsync serve --dialect``). The
+    session logic below speaks the beta vocabulary; a GA connection is translated at the frame
+    boundaries (:mod:`rtsync.events.dialect`): GA session shapes, ``response.output_text.*``,
+    ``response.output_audio.*``, ``response.output_audio_transcript.*``,
+    ``conversation.item.added`` (plus ``conversation.item.done`` once an item is final),
+    ``output_text``/``output_audio`` item content. Beta-shaped client events on a GA connection
+    get the errors the GA service sends (``session.update`` without ``session.type``,
+    ``Unknown parameter: 'session.modalities'``...); GA-only session settings
+    (``truncation``, ``reasoning``, ``parallel_tool_calls``, ``prompt``) are accepted, not
+    emulated, and not echoed.
+
+    * ``"auto"`` (default): the ``OpenAI-Beta: realtime=v1`` header (or the
+      ``openai-beta.realtime-v1`` subprotocol) gives beta; without it, a ``?model=`` that is not
+      a ``*-realtime-preview*`` id gives GA, while no model or a preview model gives beta (so
+      clients written for this server before it knew GA keep working).
+    * ``"beta"``: always beta.
+    * ``"ga"``: always GA; a handshake with the beta header gets, as from the live service, one
+      ``error`` (code ``beta_api_shape_disabled``) and a close with code 4000.
 
 The scripted model
     Replies are computed from the latest user message of the context, deterministically:
@@ -91,7 +111,8 @@ Differences from the real service
 
 Options of :class:`LocalServer` (all keyword-only after ``host`` and ``port``): ``api_key``,
 ``text_delay`` (seconds between text/transcript deltas, default 0), ``rate_limits`` (default
-true), ``audio_pace`` (``None`` or a factor of real time, default ``None``) and ``voice``
+true), ``audio_pace`` (``None`` or a factor of real time, default ``None``), ``dialect``
+(``"auto"``, ``"beta"`` or ``"ga"``, default ``"auto"``) and ``voice``
 (``"auto"``, ``"espeak"`` or ``"tone"``; ``"espeak"`` raises ``ValueError`` when espeak-ng is
 missing).
 """

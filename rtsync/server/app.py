@@ -6,11 +6,30 @@ The HTTP side mirrors the real endpoint closely enough for clients to test their
 * With ``api_key`` set, the key must come as ``Authorization: Bearer <key>`` (or the Azure-style
   ``api-key`` header, or the browser subprotocol ``openai-insecure-api-key.<key>``); otherwise
   the upgrade is refused with HTTP 401 and a JSON error that never repeats the key presented.
-  The ``OpenAI-Beta: realtime=v1`` header is accepted but not required.
+  The ``OpenAI-Beta: realtime=v1`` header selects the protocol dialect (below).
 * ``?model=`` selects the session model (default ``gpt-4o-realtime-preview-2024-10-01``). Ids
   that are not realtime models are accepted at the HTTP level, then get one ``error`` event
   (code ``model_not_found``) followed by a close frame with code 4000.
 * A client offering the ``realtime`` subprotocol (the browser form) gets it selected.
+
+Dialects (``LocalServer(dialect=...)``, ``python -m rtsync serve --dialect ...``): the session
+logic speaks the beta vocabulary; in GA mode :class:`~rtsync.server.session.RealtimeSession`
+translates at its boundaries (:mod:`rtsync.events.dialect`), so a GA client sees GA frames only.
+
+* ``"beta"``: every connection speaks beta.
+* ``"ga"``: every connection speaks GA, like the live service since May 2026. A handshake
+  carrying the beta header (``OpenAI-Beta: realtime=v1``, or the browser subprotocol
+  ``openai-beta.realtime-v1``) is answered as the live service does: the upgrade succeeds, one
+  ``error`` event (type ``invalid_request_error``, code ``beta_api_shape_disabled``, message
+  "The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API.")
+  then a close frame with code 4000, reason ``invalid_request_error.beta_api_shape_disabled``.
+* ``"auto"`` (default): per connection. The beta header (or subprotocol) gives beta. Without
+  it, a connection that names a model other than a ``*-realtime-preview*`` one (for example
+  ``?model=gpt-realtime``) gets GA; one that names no model or a preview model gets beta.
+  The fallback keeps raw clients written for the beta server (which never needed the header)
+  working, and matches the live world, where preview models belong to the beta era. A GA
+  client of an ``"auto"`` server must therefore name a GA model, or the server must run with
+  ``dialect="ga"``.
 
 Every thread the server runs is named ``rtsync-server-*``: the accept loop
 (``rtsync-server-accept``), one per connection (``rtsync-server-conn-N``), the library's frame
@@ -28,6 +47,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -39,6 +59,7 @@ from websockets.sync.server import serve as ws_serve
 from websockets.typing import Subprotocol
 
 from rtsync._log import redact, register_secret
+from rtsync.server.faults import Fault, FaultPlan
 from rtsync.server.session import RealtimeSession, error_event
 from rtsync.server.voice import resolve_voice
 
@@ -113,7 +134,7 @@ def _openai_error(message: str, code: str | None, type: str = "invalid_request_e
 
 
 class LocalServer:
-    """A local Realtime server (beta protocol) with a deterministic scripted model.
+    """A local Realtime server (beta and GA dialects) with a deterministic scripted model.
 
     Example::
 
@@ -133,6 +154,11 @@ class LocalServer:
             between transcript words.
         voice: ``"auto"`` (default: espeak-ng speech when the program is installed, else a
             synthetic tone), ``"espeak"`` (requires espeak-ng) or ``"tone"``.
+        dialect: ``"auto"`` (default), ``"beta"`` or ``"ga"``: which protocol dialect a
+            connection speaks (see the module docstring); ``ValueError`` for another value.
+        faults: scripted faults, as spec strings (``"drop@response.text.delta:3"``) and/or
+            :class:`~rtsync.server.faults.Fault` objects; see :mod:`rtsync.server.faults`.
+            ``ValueError`` for a spec that does not parse.
         **future_options: options of later server features; accepted and kept in
             :attr:`options`, ignored by this version.
 
@@ -140,6 +166,7 @@ class LocalServer:
         url: ``ws://HOST:PORT/v1/realtime`` once started.
         port: the bound port once started.
         options: the extra keyword options given to the constructor.
+        fault_log: ``(connection number, fault spec)`` of every injected fault that fired.
     """
 
     def __init__(
@@ -152,6 +179,8 @@ class LocalServer:
         rate_limits: bool = True,
         audio_pace: float | None = None,
         voice: str = "auto",
+        dialect: str = "auto",
+        faults: Iterable[str | Fault] | None = None,
         **future_options: Any,
     ) -> None:
         self.host = host
@@ -163,6 +192,10 @@ class LocalServer:
             raise ValueError(f"audio_pace must be None or a number >= 0, not {audio_pace!r}")
         self.audio_pace = None if audio_pace is None else float(audio_pace)
         self.voice = resolve_voice(voice)
+        if dialect not in ("auto", "beta", "ga"):
+            raise ValueError(f"dialect must be 'auto', 'beta' or 'ga', not {dialect!r}")
+        self.dialect = dialect
+        self._faults = FaultPlan(faults)
         self.options: dict[str, Any] = dict(future_options)
         self._api_key = api_key
         register_secret(api_key)
@@ -177,6 +210,11 @@ class LocalServer:
 
     def __repr__(self) -> str:
         return f"<LocalServer {self.url} {self._state}>"
+
+    @property
+    def fault_log(self) -> list[tuple[int, str]]:
+        """``(connection number, spec)`` of every injected fault that fired, in order (a copy)."""
+        return self._faults.log
 
     def __enter__(self) -> LocalServer:
         self.start()
@@ -350,10 +388,29 @@ class LocalServer:
                 )
         return None
 
+    def _dialect_for(self, request: Request | None, query: dict[str, list[str]]) -> str | None:
+        """The dialect of a new connection, or ``None`` when it must be refused (beta header, GA mode)."""
+        beta_header = request is not None and _wants_beta(request)
+        if self.dialect == "ga":
+            return None if beta_header else "ga"
+        if self.dialect == "beta" or beta_header:
+            return "beta"
+        model = query.get("model", [""])[0]
+        return "ga" if model and "-realtime-preview" not in model else "beta"
+
     def _handle(self, connection: ServerConnection) -> None:
         request = connection.request
         query = parse_qs(urlsplit(request.path).query if request is not None else "", keep_blank_values=True)
         model = query.get("model", [DEFAULT_MODEL])[0]
+        dialect = self._dialect_for(request, query)
+        if dialect is None:
+            event = error_event(_BETA_DISABLED_MESSAGE, code="beta_api_shape_disabled")
+            try:
+                connection.send(json.dumps(event))
+                connection.close(4000, "invalid_request_error.beta_api_shape_disabled")
+            except ConnectionClosed:
+                pass
+            return
         if not is_realtime_model(model):
             event = error_event(
                 f"The model '{model}' does not exist or you do not have access to it.",
@@ -365,19 +422,23 @@ class LocalServer:
             except ConnectionClosed:
                 pass
             return
+        faults = self._faults.attach(connection, self._track) if self._faults else None
         session = RealtimeSession(
-            connection.send,
+            connection.send if faults is None else faults.send,
             model=model,
             text_delay=self.text_delay,
             rate_limits=self.rate_limits,
             on_thread=self._track,
             audio_pace=self.audio_pace,
             voice=self.voice,
+            dialect=dialect,
         )
         with self._lock:
             self._connections.add(connection)
         try:
             session.start()
+            if faults is not None:
+                faults.started()
             for message in connection:
                 if isinstance(message, str):
                     session.handle_text(message)
@@ -386,9 +447,25 @@ class LocalServer:
         except ConnectionClosed:
             pass
         finally:
+            if faults is not None:
+                faults.close()
             session.close()
             with self._lock:
                 self._connections.discard(connection)
+
+
+_BETA_DISABLED_MESSAGE = "The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API."
+
+
+def _wants_beta(request: Request) -> bool:
+    """Whether the handshake asks for the beta protocol (header or browser subprotocol)."""
+    if any("realtime=v1" in value for value in request.headers.get_all("OpenAI-Beta")):
+        return True
+    return any(
+        protocol.strip() == "openai-beta.realtime-v1"
+        for header in request.headers.get_all("Sec-WebSocket-Protocol")
+        for protocol in header.split(",")
+    )
 
 
 def _url_host(host: str) -> str:

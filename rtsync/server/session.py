@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rtsync.audio.formats import FORMAT_RATES, bytes_per_ms, decode_audio, encode_audio
+from rtsync.events import dialect
 from rtsync.server import model as fake_model
 from rtsync.server import voice as fake_voice
 from rtsync.server.vad import EnergyVad
@@ -646,6 +647,12 @@ class RealtimeSession:
             ``p`` times the duration of each 100 ms audio chunk before the next one (1.0 = real
             time, 0.5 = twice real time).
         voice: ``"auto"``, ``"espeak"`` or ``"tone"`` (see :mod:`rtsync.server.voice`).
+        dialect: ``"beta"`` (default) or ``"ga"``: in GA mode every incoming event is checked
+            for beta shapes the GA service refuses (:func:`rtsync.events.dialect.check_ga_client_event`)
+            and translated to beta (:func:`~rtsync.events.dialect.client_from_ga`), and every
+            outgoing event is translated to GA (:func:`~rtsync.events.dialect.server_to_ga_events`)
+            at the two boundaries :meth:`handle_text` and :meth:`_send_event`; the session state
+            itself stays beta.
     """
 
     def __init__(
@@ -658,7 +665,11 @@ class RealtimeSession:
         on_thread: Callable[[threading.Thread], None] | None = None,
         audio_pace: float | None = None,
         voice: str = "auto",
+        dialect: str = "beta",
     ) -> None:
+        if dialect not in ("beta", "ga"):
+            raise ValueError(f"dialect must be 'beta' or 'ga', not {dialect!r}")
+        self._ga = dialect == "ga"
         self._send_text = send_text
         self._audio_pace = None if audio_pace is None else max(0.0, float(audio_pace))
         self._voice = fake_voice.resolve_voice(voice)
@@ -764,6 +775,11 @@ class RealtimeSession:
         Args:
             text: the text frame as received.
         """
+        if self._ga:
+            translated = self._from_ga(text)
+            if translated is None:
+                return
+            text = translated
         event_id: str | None = None
         try:
             try:
@@ -814,13 +830,45 @@ class RealtimeSession:
         event = {"type": kind, "event_id": new_id("event"), **fields}
         self._send_event(event)
 
+    def _from_ga(self, text: str) -> str | None:
+        """GA mode: a GA client frame as beta text, or ``None`` after reporting a GA refusal.
+
+        Frames that are not JSON objects pass unchanged, for :meth:`handle_text` to report.
+        """
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return text
+        if not isinstance(data, dict):
+            return text
+        error = dialect.check_ga_client_event(data)
+        if error is not None:
+            event_id = data.get("event_id")
+            self._report(
+                ClientError(error["message"], code=error["code"], param=error["param"], type=error["type"]),
+                event_id if isinstance(event_id, str) else None,
+            )
+            return None
+        beta = dialect.client_from_ga(data)
+        if beta is data:
+            return text
+        session = beta.get("session")
+        if beta.get("type") == "session.update" and isinstance(session, dict):
+            # GA-only settings (truncation, reasoning, ...) are accepted and not emulated.
+            beta["session"] = {k: v for k, v in session.items() if k not in dialect.GA_ONLY_SESSION_FIELDS}
+        return json.dumps(beta, ensure_ascii=False)
+
     def _send_event(self, event: dict[str, Any]) -> None:
-        text = json.dumps(event, ensure_ascii=False)
+        if self._ga:
+            texts = [json.dumps(e, ensure_ascii=False) for e in dialect.server_to_ga_events(event)]
+        else:
+            texts = [json.dumps(event, ensure_ascii=False)]
         with self._lock:
             if self._closed:
                 raise _Gone()
             try:
-                self._send_text(text)
+                for text in texts:
+                    self._send_text(text)
             except Exception as exc:
                 self._closed = True
                 raise _Gone() from exc

@@ -287,9 +287,9 @@ def test_bytearray_and_memoryview_frames() -> None:
         parse_event(memoryview(b"\xff"))
 
 
-def test_only_the_beta_dialect_is_supported() -> None:
+def test_unknown_dialect_is_refused() -> None:
     with pytest.raises(ValueError, match="beta"):
-        parse_event(RESPONSE_DONE, dialect="ga")
+        parse_event(RESPONSE_DONE, dialect="v2")
 
 
 # -- audio ----------------------------------------------------------------------------------
