@@ -42,7 +42,7 @@ from rtsync.errors import (
 from rtsync.events import client as ce
 from rtsync.events import server as se
 from rtsync.events._base import UNSET, Event
-from rtsync.events.codec import dump_value
+from rtsync.events.codec import dump_value, parse_event
 from rtsync.events.dialect import client_to_ga
 from rtsync.events.local import CloseEvent, DisconnectedEvent, ReconnectedEvent
 from rtsync.events.models import Item, Response, ResponseCreateParams, Session, Tool, Usage
@@ -387,7 +387,7 @@ class RealtimeClient:
 
     def __init__(
         self,
-        model: str = DEFAULT_MODEL,
+        model: str | None = DEFAULT_MODEL,
         api_key: str | None = None,
         url: str = DEFAULT_URL,
         *,
@@ -439,8 +439,19 @@ class RealtimeClient:
         self._gate = _ResponseGate(self.send)
         self._tools = ToolRegistry()
         self._tool_runner: ToolRunner | None = None
-        self._hooks: list[Callable[[Event], None]] = [self._track, self._gate.on_event, self.conversation.apply,
-                                                      self._feed_tools]
+        # the client's own per-type bookkeeping, run before the callbacks of each event
+        table: dict[str, list[Callable[[Event], None]]] = {}
+        for types, fn in (
+            (("session.created", "session.updated", "rtsync.close", "rtsync.disconnected", "error"), self._track),
+            (("response.created", "response.done", "error", "rtsync.close", "rtsync.disconnected"),
+             self._gate.on_event),
+            (self.conversation.event_types, self.conversation.apply),
+            (("response.done",), self._feed_tools),
+        ):
+            for t in types:
+                table.setdefault(t, []).append(fn)
+        self._internal = {t: tuple(fns) for t, fns in table.items()}
+        self._hooks: list[Callable[[Event], None]] = [self._bookkeeping]
         self._ping = (ping_interval, ping_timeout)
         self._marks = threading.local()  # per thread: delivery number at the latest send/wait_for
         if max_reconnect_attempts < 1:
@@ -466,6 +477,54 @@ class RealtimeClient:
         self.session_id: str | None = None
         self._close_event: CloseEvent | None = None
         self._seen_session: str | None = None
+
+    @classmethod
+    def azure(
+        cls,
+        endpoint: str,
+        deployment: str,
+        api_key: str | None = None,
+        token: str | None = None,
+        api_version: str | None = None,
+        **options: Any,
+    ) -> RealtimeClient:
+        """A client for Azure OpenAI (not connected yet).
+
+        Args:
+            endpoint: ``https://<resource>.openai.azure.com`` (or its ``wss://`` form, or the
+                bare resource host).
+            deployment: the deployment name.
+            api_key: the resource key, sent as the ``api-key`` header (``AZURE_OPENAI_API_KEY``
+                when neither it nor ``token`` is given).
+            token: a Microsoft Entra bearer token instead of a key.
+            api_version: ``None`` for the GA endpoint
+                (``wss://<resource>.openai.azure.com/openai/v1/realtime?model=<deployment>``); a
+                preview version such as ``"2025-04-01-preview"`` for the older beta-protocol
+                endpoint (``/openai/realtime?api-version=...&deployment=...``).
+            options: other :class:`RealtimeClient` keyword arguments (``dialect`` defaults to
+                ``"ga"``, or ``"beta"`` with ``api_version``).
+        """
+        from urllib.parse import urlencode, urlsplit
+
+        parts = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
+        scheme = "ws" if parts.scheme in ("http", "ws") else "wss"
+        base = f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+        if api_version is None:
+            url = f"{base}/openai/v1/realtime?{urlencode({'model': deployment})}"
+            options.setdefault("dialect", "ga")
+        else:
+            url = f"{base}/openai/realtime?{urlencode({'api-version': api_version, 'deployment': deployment})}"
+            options.setdefault("dialect", "beta")
+        headers = dict(options.pop("headers", None) or {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        else:
+            key = api_key or os.environ.get("AZURE_OPENAI_API_KEY")
+            if key:
+                headers["api-key"] = key
+        register_secret(token)
+        register_secret(api_key)
+        return cls(model=None, api_key="", url=url, headers=headers, **options)
 
     # -- representation ----------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -526,11 +585,13 @@ class RealtimeClient:
             with self._state_lock:
                 self._state = State.CLOSED
             raise
+        if self._auto_dialect:
+            first = self._confirm_dialect(first, transport)
         self._transport = transport
         if self._record_path is not None:
             from rtsync.record import Recorder
 
-            self._recorder = Recorder(self._record_path, url=redact(self.url), model=self.model,
+            self._recorder = Recorder(self._record_path, url=redact(self.url), model=self.model or "",
                                       dialect=self.dialect)
             self._hooks.append(self._recorder.received)
         if self._dispatch_mode == "thread":
@@ -550,6 +611,22 @@ class RealtimeClient:
             self._send_tools()
         self._schedule_renewal()
         return self
+
+    def _confirm_dialect(self, first: Event, transport: Transport) -> Event:
+        """``dialect="auto"``: follow the shape of ``session.created`` when it disagrees with the
+        guess (a GA session has a ``type`` and nested ``audio``; a beta one has neither)."""
+        raw = first.wire.get("session") if isinstance(first.wire, dict) else None
+        if not isinstance(raw, dict):
+            return first
+        ga_shape = "type" in raw and ("audio" in raw or "output_modalities" in raw)
+        beta_shape = "type" not in raw and ("modalities" in raw or "voice" in raw or "input_audio_format" in raw)
+        found = "ga" if ga_shape else "beta" if beta_shape else self.dialect
+        if found != self.dialect:
+            logger.info("rtsync: the server's session.created is in the %s shape; speaking %s", found, found)
+            self.dialect = found
+            transport._dialect = found
+            first = parse_event(first.wire, found)  # for self.session
+        return first
 
     def _new_transport(self, gen: int) -> Transport:
         out: Any = self._queue if not (self._reconnect or self._renew_before is not None) else _Out(self, gen)
@@ -749,6 +826,15 @@ class RealtimeClient:
         return d is not None and d.thread_ident == threading.get_ident()
 
     # -- internal state hook (dispatcher thread) ---------------------------------------------
+    def _bookkeeping(self, ev: Event) -> None:
+        fns = self._internal.get(ev.type)
+        if fns is not None:
+            for fn in fns:
+                try:
+                    fn(ev)
+                except Exception:  # a bug of ours: never stop delivery for it
+                    logger.exception("rtsync internal handler %r failed on %s", fn, ev.type)
+
     def _track(self, ev: Event) -> None:
         t = ev.type
         if t == "session.updated" or t == "session.created":

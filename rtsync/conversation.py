@@ -118,8 +118,9 @@ def _b64_samples(text: str) -> int:
     return (size // 4 * 3 - pad) // 2
 
 
-def _joined(parts: dict[int, str]) -> str:
-    return "".join(parts[i] for i in sorted(parts))
+def _joined(parts: dict[int, list[str]]) -> str:
+    # deltas are kept as lists of chunks and joined on read: appending stays O(1)
+    return "".join("".join(parts[i]) for i in sorted(parts))
 
 
 class _State:
@@ -139,9 +140,9 @@ class _State:
         self.output: str | None = None
         self.arguments = ""
         self.args_done = False
-        self.text: dict[int, str] = {}
-        self.transcript: dict[int, str] = {}
-        self.input_parts: dict[int, str] = {}  # transcription deltas, per content index
+        self.text: dict[int, list[str]] = {}
+        self.transcript: dict[int, list[str]] = {}
+        self.input_parts: dict[int, list[str]] = {}  # transcription deltas, per content index
         self.input_transcript: str | None = None  # set by ``.completed`` (or the item content)
         # base64 chunks as they arrived (decoded lazily, so that applying a delta costs no
         # decode), or one int16 array once a snapshot or a truncation needed the samples
@@ -167,13 +168,13 @@ class _State:
             tr = _str(getattr(part, "transcript", None))
             ptype = _str(getattr(part, "type", None))
             if text and (replace_text or i not in self.text):
-                self.text[i] = text
+                self.text[i] = [text]
             if tr:
                 if ptype == "input_audio":
                     if replace_text or self.input_transcript is None:
                         self.input_transcript = tr
                 elif replace_text or i not in self.transcript:
-                    self.transcript[i] = tr
+                    self.transcript[i] = [tr]
 
     def heard(self) -> str | None:
         if self.truncated_at_ms is None or self.audio_total <= 0:
@@ -291,6 +292,11 @@ class Conversation:
 
     __call__ = apply
 
+    @property
+    def event_types(self) -> frozenset[str]:
+        """The event types :meth:`apply` looks at (others are ignored)."""
+        return frozenset(self._handlers)
+
     # -- readers -------------------------------------------------------------------------------
     @property
     def items(self) -> list[ConversationEntry]:
@@ -326,14 +332,17 @@ class Conversation:
 
     @property
     def total_tokens(self) -> int:
+        """Total tokens of the session so far (sum over ``response.done`` usage)."""
         return self.usage.total_tokens
 
     @property
     def input_tokens(self) -> int:
+        """Input tokens of the session so far (sum over ``response.done`` usage)."""
         return self.usage.input_tokens
 
     @property
     def output_tokens(self) -> int:
+        """Output tokens of the session so far (sum over ``response.done`` usage)."""
         return self.usage.output_tokens
 
     @property
@@ -422,7 +431,7 @@ class Conversation:
         st = self._state(ev.item_id)
         if st is not None and isinstance(ev.delta, str):
             idx = _int(ev.content_index)
-            st.input_parts[idx] = st.input_parts.get(idx, "") + ev.delta
+            st.input_parts.setdefault(idx, []).append(ev.delta)
 
     def _on_input_completed(self, ev: Any) -> None:
         st = self._state(ev.item_id)
@@ -450,23 +459,23 @@ class Conversation:
         st = self._delta_state(ev)
         if st is not None and isinstance(ev.delta, str):
             idx = _int(ev.content_index)
-            st.text[idx] = st.text.get(idx, "") + ev.delta
+            st.text.setdefault(idx, []).append(ev.delta)
 
     def _on_text_done(self, ev: Any) -> None:
         st = self._delta_state(ev)
         if st is not None and isinstance(ev.text, str):
-            st.text[_int(ev.content_index)] = ev.text
+            st.text[_int(ev.content_index)] = [ev.text]
 
     def _on_transcript_delta(self, ev: Any) -> None:
         st = self._delta_state(ev)
         if st is not None and isinstance(ev.delta, str):
             idx = _int(ev.content_index)
-            st.transcript[idx] = st.transcript.get(idx, "") + ev.delta
+            st.transcript.setdefault(idx, []).append(ev.delta)
 
     def _on_transcript_done(self, ev: Any) -> None:
         st = self._delta_state(ev)
         if st is not None and isinstance(ev.transcript, str):
-            st.transcript[_int(ev.content_index)] = ev.transcript
+            st.transcript[_int(ev.content_index)] = [ev.transcript]
 
     def _on_audio_delta(self, ev: Any) -> None:
         st = self._delta_state(ev)

@@ -714,6 +714,7 @@ class ToolRunner:
 
     @property
     def closed(self) -> bool:
+        """True once :meth:`close` was called (new calls are no longer taken)."""
         with self._lock:
             return self._closed
 
