@@ -23,12 +23,17 @@ def has_module(name: str) -> bool:
         return False
 
 
-def run_python(args: list[str], timeout: float = 300.0, pythonpath: str | None = None) -> str:
+def run_python(args: list[str], timeout: float = 300.0, pythonpath: str | None = None,
+               write_bytecode: bool = False) -> str:
     """Run ``python ARGS`` from the checkout's root; return its stdout (raise on failure).
 
     ``pythonpath`` is put first on the child's ``PYTHONPATH`` (to measure another copy of rtsync).
+    ``write_bytecode`` lets the child write ``.pyc`` caches even when ``PYTHONDONTWRITEBYTECODE``
+    is set (installed packages have theirs; without it a checkout would be compiled every run).
     """
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    if write_bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
     if pythonpath:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (pythonpath, env.get("PYTHONPATH")) if p)
     proc = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,

@@ -21,7 +21,7 @@ _PROBE = (
 
 
 def _probe(mods: str) -> tuple[float, list[str]]:
-    out = run_python(["-c", _PROBE.format(mods=mods, heavy=HEAVY)], timeout=120).split()
+    out = run_python(["-c", _PROBE.format(mods=mods, heavy=HEAVY)], timeout=120, write_bytecode=True).split()
     return float(out[0]), out[1:]
 
 

@@ -22,7 +22,7 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Mapping
-from typing import Any, Callable, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
 
 import attrs
 
@@ -43,10 +43,8 @@ from rtsync.events import client as ce
 from rtsync.events import server as se
 from rtsync.events._base import UNSET, Event
 from rtsync.events.codec import dump_value, parse_event
-from rtsync.events.dialect import client_to_ga
 from rtsync.events.local import CloseEvent, DisconnectedEvent, ReconnectedEvent
 from rtsync.events.models import Item, Response, ResponseCreateParams, Session, Tool, Usage
-from rtsync.tools import ToolRegistry, ToolRunner
 from rtsync.transport import Transport, build_url
 
 __all__ = ["DEFAULT_MODEL", "DEFAULT_URL", "FunctionCall", "RealtimeClient", "Reply", "choose_dialect"]
@@ -71,6 +69,9 @@ def choose_dialect(model: str | None, url: str) -> str:
 DEFAULT_URL = "wss://api.openai.com/v1/realtime"
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+if TYPE_CHECKING:
+    from rtsync.tools import ToolRegistry, ToolRunner
 
 
 class State(enum.Enum):
@@ -208,6 +209,18 @@ FATAL_ERROR_CODES = frozenset({"beta_api_shape_disabled", "model_not_found", "in
                                "insufficient_quota"})
 # close codes that say the peers disagree on the protocol: reconnecting would fail the same way
 _FATAL_CLOSE_CODES = frozenset({1002, 1003, 1007, 1008, 1009, 1010})
+
+
+def _client_to_ga() -> Callable[[dict[str, Any]], dict[str, Any]]:
+    global _TO_GA
+    if _TO_GA is None:
+        from rtsync.events.dialect import client_to_ga
+
+        _TO_GA = client_to_ga
+    return _TO_GA
+
+
+_TO_GA: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # loaded with the first GA send
 
 
 class _Aborted(Exception):
@@ -359,6 +372,8 @@ class RealtimeClient:
             connection is dropped and ``rtsync.close`` comes with code 1006.
         max_audio_items: bound :attr:`conversation`'s memory: keep output audio samples only for
             the most recent N items with audio (``None`` keeps all).
+        max_audio_seconds: keep at most this much output audio in :attr:`conversation` (1 minute,
+            about 2.9 MB, by default; the oldest items' audio goes first; ``None``: no limit).
         record: write every sent and received event to this JSON-lines file (audio beside it as
             WAV; see :mod:`rtsync.record`). The key is never written.
         reconnect: when the connection drops (or the server closes it for a reason that is not
@@ -398,6 +413,7 @@ class RealtimeClient:
         ping_interval: float | None = 20.0,
         ping_timeout: float = 10.0,
         max_audio_items: int | None = None,
+        max_audio_seconds: float | None = 60.0,
         record: str | os.PathLike[str] | None = None,
         reconnect: bool = False,
         max_reconnect_attempts: int = 6,
@@ -435,9 +451,9 @@ class RealtimeClient:
         self._registry = HandlerRegistry()
         #: The conversation as the server holds it, built from the events (readable from any
         #: thread; see :class:`rtsync.Conversation`).
-        self.conversation = Conversation(max_audio_items=max_audio_items)
+        self.conversation = Conversation(max_audio_items=max_audio_items, max_audio_seconds=max_audio_seconds)
         self._gate = _ResponseGate(self.send)
-        self._tools = ToolRegistry()
+        self._tool_registry: ToolRegistry | None = None  # created by the first add_tool
         self._tool_runner: ToolRunner | None = None
         # the client's own per-type bookkeeping, run before the callbacks of each event
         table: dict[str, list[Callable[[Event], None]]] = {}
@@ -607,7 +623,7 @@ class RealtimeClient:
         transport.start_reader()
         self._dispatcher.start()
         logger.info("rtsync: connected to %s (session %s)", redact(self.url), self.session_id)
-        if len(self._tools):
+        if self._has_tools():
             self._send_tools()
         self._schedule_renewal()
         return self
@@ -705,7 +721,7 @@ class RealtimeClient:
             old.close(1000, "session renewed", timeout=2.0)
         if self._session_config:
             self.update_session(dict(self._session_config))
-        elif len(self._tools):
+        elif self._has_tools():
             self._send_tools()
         for role, text in items:
             factory = {"user": Item.user_text, "assistant": Item.assistant_text, "system": Item.system_text}[role]
@@ -942,7 +958,14 @@ class RealtimeClient:
     @property
     def tools(self) -> ToolRegistry:
         """The registered function tools (see :meth:`add_tool`)."""
-        return self._tools
+        if self._tool_registry is None:
+            from rtsync.tools import ToolRegistry
+
+            self._tool_registry = ToolRegistry()
+        return self._tool_registry
+
+    def _has_tools(self) -> bool:
+        return self._tool_registry is not None and len(self._tool_registry) > 0
 
     def add_tool(
         self,
@@ -965,10 +988,12 @@ class RealtimeClient:
         follows the last output of that response (queued while another response runs). Calls to
         names that are not registered are left to the application.
         """
-        tool = self._tools.add(fn, name=name, description=description, parameters=parameters)
+        tool = self.tools.add(fn, name=name, description=description, parameters=parameters)
         if self._tool_runner is None:
+            from rtsync.tools import ToolRunner
+
             self._tool_runner = ToolRunner(
-                self._tools,
+                self.tools,
                 lambda call_id, output: self.create_item(Item.function_output(call_id, output)),
                 self.create_response,
                 registered_only=True,
@@ -1007,13 +1032,13 @@ class RealtimeClient:
 
     def remove_tool(self, name: str) -> bool:
         """Unregister a tool (and tell an open session); ``False`` when there was none."""
-        removed = self._tools.remove(name)
+        removed = self.tools.remove(name)
         if removed and self._state is State.OPEN:
             self._send_tools()
         return removed
 
     def _send_tools(self) -> None:
-        self.send(ce.SessionUpdate(session=Session(tools=self._tools.tools())))
+        self.send(ce.SessionUpdate(session=Session(tools=self.tools.tools())))
 
     def _feed_tools(self, ev: Event) -> None:
         runner = self._tool_runner
@@ -1059,7 +1084,7 @@ class RealtimeClient:
             raise TypeError(f"send() takes an event or a dict, got {type(event).__name__}")
         if payload.get("type") == "session.update" and isinstance(payload.get("session"), dict):
             self._session_config.update(payload["session"])
-        wire = payload if self.dialect == "beta" else client_to_ga(payload)
+        wire = payload if self.dialect == "beta" else _client_to_ga()(payload)
         text = json.dumps(wire, separators=(",", ":"), ensure_ascii=False)
         d = self._dispatcher
         if d is not None:
@@ -1074,9 +1099,9 @@ class RealtimeClient:
     def update_session(self, session: Session | dict[str, Any] | None = None, **fields: Any) -> str:
         """Send ``session.update`` with ``session`` and/or keyword fields (e.g. ``voice="alloy"``)."""
         s = _session_from(session, fields)
-        if isinstance(s.tools, list) and len(self._tools):
+        if isinstance(s.tools, list) and self._has_tools():
             named = {getattr(t, "name", None) for t in s.tools}
-            s.tools = [*s.tools, *(t for t in self._tools.tools() if t.name not in named)]
+            s.tools = [*s.tools, *(t for t in self.tools.tools() if t.name not in named)]
         return self.send(ce.SessionUpdate(session=s))
 
     def append_audio(self, audio: Any) -> str:

@@ -126,7 +126,7 @@ def _joined(parts: dict[int, list[str]]) -> str:
 class _State:
     """Mutable per-item state (only touched under the conversation lock)."""
 
-    __slots__ = ("args_done", "arguments", "audio", "audio_dropped", "audio_total", "call_id", "id",
+    __slots__ = ("args_done", "arguments", "audio", "audio_dropped", "audio_kept", "audio_total", "call_id", "id",
                  "input_parts", "input_transcript", "name", "output", "previous_item_id", "response_id",
                  "role", "status", "text", "transcript", "truncated_at_ms", "type")
 
@@ -148,6 +148,7 @@ class _State:
         # decode), or one int16 array once a snapshot or a truncation needed the samples
         self.audio: list[str | np.ndarray] = []
         self.audio_total = 0  # samples received, before any truncation
+        self.audio_kept = 0  # samples held now (after truncation; 0 once dropped)
         self.audio_dropped = False
         self.truncated_at_ms: int | None = None
         self.previous_item_id: str | None = None
@@ -237,12 +238,18 @@ class Conversation:
     Args:
         max_audio_items: keep audio samples only for the most recent N items that have audio
             (older ones get ``audio=None`` and ``audio_dropped=True``); ``None`` keeps all.
+        max_audio_seconds: keep at most this much output audio in all (oldest items dropped
+            first; an item longer than this on its own keeps none); ``None``: no limit.
     """
 
-    def __init__(self, max_audio_items: int | None = None) -> None:
+    def __init__(self, max_audio_items: int | None = None, max_audio_seconds: float | None = None) -> None:
         if max_audio_items is not None and max_audio_items < 0:
             raise ValueError("max_audio_items must be >= 0 or None")
+        if max_audio_seconds is not None and max_audio_seconds < 0:
+            raise ValueError("max_audio_seconds must be >= 0 or None")
         self.max_audio_items = max_audio_items
+        self.max_audio_seconds = max_audio_seconds
+        self._kept_samples = 0
         self._lock = threading.RLock()
         self._order: list[str] = []
         self._items: dict[str, _State] = {}
@@ -281,6 +288,7 @@ class Conversation:
             self._pending.clear()
             self._deleted.clear()
             self._audio_lru.clear()
+            self._kept_samples = 0
 
     def apply(self, event: Event) -> None:
         """Update the state from one event (any type; unrelated events are ignored)."""
@@ -411,9 +419,12 @@ class Conversation:
         item_id = ev.item_id
         if not isinstance(item_id, str):
             return
-        if self._items.pop(item_id, None) is not None:
+        gone = self._items.pop(item_id, None)
+        if gone is not None:
             self._order.remove(item_id)
-        self._pending.pop(item_id, None)
+        gone = self._pending.pop(item_id, None) or gone
+        if gone is not None:
+            self._kept_samples -= gone.audio_kept
         self._audio_lru.pop(item_id, None)
         self._deleted.add(item_id)
 
@@ -426,6 +437,9 @@ class Conversation:
         whole = st.samples()
         if whole is not None:
             st.audio = [whole[: end * SAMPLES_PER_MS]]
+            kept = len(st.audio[0])
+            self._kept_samples -= st.audio_kept - kept
+            st.audio_kept = kept
 
     def _on_input_delta(self, ev: Any) -> None:
         st = self._state(ev.item_id)
@@ -489,20 +503,30 @@ class Conversation:
             return
         st.audio.append(delta)
         st.audio_total += n
+        st.audio_kept += n
+        self._kept_samples += n
         if st.id not in self._audio_lru:
             self._audio_lru[st.id] = None
+            self._enforce_audio_bound()
+        elif self.max_audio_seconds is not None and self._kept_samples > self.max_audio_seconds * 24000:
             self._enforce_audio_bound()
 
     def _enforce_audio_bound(self) -> None:
         limit = self.max_audio_items
-        if limit is None:
-            return
-        while len(self._audio_lru) > limit:
+        seconds = self.max_audio_seconds
+        max_samples = None if seconds is None else seconds * 1000 * SAMPLES_PER_MS
+        while self._audio_lru and ((limit is not None and len(self._audio_lru) > limit)
+                                   or (max_samples is not None and self._kept_samples > max_samples)):
             old_id, _ = self._audio_lru.popitem(last=False)
             old = self._items.get(old_id) or self._pending.get(old_id)
             if old is not None:
-                old.audio = []
-                old.audio_dropped = True
+                self._drop_audio(old)
+
+    def _drop_audio(self, st: _State) -> None:
+        self._kept_samples -= st.audio_kept
+        st.audio_kept = 0
+        st.audio = []
+        st.audio_dropped = True
 
     def _on_args_delta(self, ev: Any) -> None:
         st = self._delta_state(ev)

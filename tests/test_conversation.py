@@ -400,3 +400,27 @@ def test_matches_local_server() -> None:
         assert set(conv.usage_by_response) == {r1.response_id, r2.response_id}
         expected = sum(r.usage.total_tokens for r in (r1, r2) if r.usage is not None)
         assert conv.total_tokens == expected > 0
+
+
+def test_audio_bound_in_seconds() -> None:
+    import base64
+
+    conv = Conversation(max_audio_seconds=1.0)
+    chunk = base64.b64encode(b"\x01\x00" * 12000).decode()  # 0.5 s
+
+    def audio(item: str, n: int) -> None:
+        conv.apply(parse_event({"type": "conversation.item.created", "event_id": "e", "previous_item_id": None,
+                                "item": {"id": item, "type": "message", "role": "assistant", "content": []}}))
+        for _ in range(n):
+            conv.apply(parse_event({"type": "response.audio.delta", "event_id": "e", "response_id": "r",
+                                    "item_id": item, "output_index": 0, "content_index": 0, "delta": chunk}))
+
+    audio("a", 1)
+    audio("b", 2)  # 1.5 s in all: a's audio goes
+    got = {e.id: e for e in conv.items}
+    assert got["a"].audio is None and got["a"].audio_dropped
+    assert got["b"].audio_ms == 1000 and not got["b"].audio_dropped
+    audio("c", 3)  # an item longer than the bound on its own keeps none
+    got = {e.id: e for e in conv.items}
+    assert got["c"].audio is None and got["c"].audio_dropped
+    assert got["b"].audio is None  # dropped first, being older

@@ -35,12 +35,10 @@ def test_auto_choice(model: str | None, url: str, expected: str) -> None:
     assert choose_dialect(model, url) == expected
 
 
-@pytest.mark.parametrize("server_dialect", ["beta", "ga"])
-@pytest.mark.parametrize("client_dialect", ["auto", "beta", "ga"])
+@pytest.mark.parametrize(("server_dialect", "client_dialect"),
+                         [("beta", "auto"), ("ga", "auto"), ("beta", "beta"), ("ga", "ga")])
 def test_scenario_in_each_dialect(server_dialect: str, client_dialect: str) -> None:
-    """One script: config, a text turn, a tool call, cancel; the API reads the same in both."""
-    if client_dialect != "auto" and client_dialect != server_dialect:
-        pytest.skip("a fixed dialect only talks to a server of that dialect")
+    """One script: config, a text turn, a tool call, audio; the API reads the same in both."""
     with LocalServer(dialect=server_dialect, text_delay=0.01) as server:
         client = RealtimeClient(url=server.url, dialect=client_dialect)
         types: list[str] = []

@@ -78,13 +78,13 @@ Importing this package does not import numpy; ``ResponseAudioDelta.samples`` doe
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from rtsync.events import client as _client
 from rtsync.events import codec as _codec
-from rtsync.events import ga as _ga
 from rtsync.events import models as _models
 from rtsync.events import server as _server
 from rtsync.events._base import UNSET, ClientEvent, Event, Model, ServerEvent, UnknownEvent, Unset, is_set
@@ -103,19 +103,21 @@ from rtsync.events.client import (
     TranscriptionSessionUpdate,
 )
 from rtsync.events.codec import dump_event, event_class, event_types, parse_event
-from rtsync.events.dialect import client_from_ga, client_to_ga, event_from_ga, server_from_ga, server_to_ga
-from rtsync.events.ga import (
-    ConversationItemDone,
-    InputAudioBufferDtmfEventReceived,
-    McpListToolsCompleted,
-    McpListToolsFailed,
-    McpListToolsInProgress,
-    ResponseMcpCallArgumentsDelta,
-    ResponseMcpCallArgumentsDone,
-    ResponseMcpCallCompleted,
-    ResponseMcpCallFailed,
-    ResponseMcpCallInProgress,
-)
+
+if TYPE_CHECKING:  # loaded on first use, see __getattr__
+    from rtsync.events.dialect import client_from_ga, client_to_ga, event_from_ga, server_from_ga, server_to_ga
+    from rtsync.events.ga import (
+        ConversationItemDone,
+        InputAudioBufferDtmfEventReceived,
+        McpListToolsCompleted,
+        McpListToolsFailed,
+        McpListToolsInProgress,
+        ResponseMcpCallArgumentsDelta,
+        ResponseMcpCallArgumentsDone,
+        ResponseMcpCallCompleted,
+        ResponseMcpCallFailed,
+        ResponseMcpCallInProgress,
+    )
 from rtsync.events.models import (
     ContentPart,
     ConversationObject,
@@ -276,9 +278,55 @@ __all__ = [
 ]
 
 
+_GA_NAMES = frozenset({
+    "ConversationItemDone",
+    "InputAudioBufferDtmfEventReceived",
+    "McpListToolsCompleted",
+    "McpListToolsFailed",
+    "McpListToolsInProgress",
+    "ResponseMcpCallArgumentsDelta",
+    "ResponseMcpCallArgumentsDone",
+    "ResponseMcpCallCompleted",
+    "ResponseMcpCallFailed",
+    "ResponseMcpCallInProgress",
+})
+_DIALECT_NAMES = frozenset({"client_from_ga", "client_to_ga", "event_from_ga", "server_from_ga", "server_to_ga"})
+_ga_module: ModuleType | None = None
+
+
+def _load_ga() -> ModuleType:
+    """Import the GA-only event classes and register them (done on first use: it keeps
+    ``import rtsync`` light; ``parse_event(..., dialect="ga")`` and the names below load it)."""
+    global _ga_module
+    if _ga_module is None:
+        from rtsync.events import ga
+
+        _register_module(ga, "ga")
+        _install_module_reprs(ga)
+        _ga_module = ga
+    return _ga_module
+
+
+def __getattr__(name: str) -> Any:
+    if name in _GA_NAMES:
+        return getattr(_load_ga(), name)
+    if name in _DIALECT_NAMES:
+        from rtsync.events import dialect
+
+        return getattr(dialect, name)
+    raise AttributeError(f"module 'rtsync.events' has no attribute {name!r}")
+
+
+def _register_module(module: ModuleType, dialect: str) -> None:
+    for name in module.__all__:
+        cls = getattr(module, name)
+        if isinstance(cls, type) and issubclass(cls, Event) and cls.__dict__.get("type"):
+            _codec.register(cls, dialect=dialect)
+
+
 def _register_events() -> None:
-    """Put every event class of ``client`` and ``server`` (and ``ga``, GA table) in the codec's type tables."""
-    for module, dialect in ((_client, "beta"), (_server, "beta"), (_ga, "ga")):
+    """Put every event class of ``client`` and ``server`` in the codec's type table."""
+    for module, dialect in ((_client, "beta"), (_server, "beta")):
         for name in module.__all__:
             cls = getattr(module, name)
             if isinstance(cls, type) and issubclass(cls, Event) and cls.__dict__.get("type"):
@@ -308,13 +356,17 @@ def _compact_repr(cls: type[Model]) -> Callable[[Any], str]:
     return __repr__
 
 
+def _install_module_reprs(module: ModuleType) -> None:
+    for name in module.__all__:
+        cls = getattr(module, name)
+        if isinstance(cls, type) and issubclass(cls, Model):
+            cls.__repr__ = _compact_repr(cls)  # type: ignore[method-assign]
+
+
 def _install_reprs() -> None:
     """Give every nested object and event class the compact ``__repr__``."""
-    for module in (_models, _client, _server, _ga):
-        for name in module.__all__:
-            cls = getattr(module, name)
-            if isinstance(cls, type) and issubclass(cls, Model):
-                cls.__repr__ = _compact_repr(cls)  # type: ignore[method-assign]
+    for module in (_models, _client, _server):
+        _install_module_reprs(module)
 
 
 _register_events()

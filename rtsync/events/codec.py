@@ -64,6 +64,7 @@ def event_class(type_: str, dialect: str = "beta") -> type[Event] | None:
     classes (``response.output_text.delta``...) are not in it, see :mod:`rtsync.events.dialect`.
     """
     if dialect == "ga":
+        _ensure_ga()
         cls = _GA_TYPES.get(type_)
         if cls is not None:
             return cls
@@ -73,8 +74,17 @@ def event_class(type_: str, dialect: str = "beta") -> type[Event] | None:
 def event_types(dialect: str = "beta") -> dict[str, type[Event]]:
     """A copy of a type table: every known event type and its class (``"ga"``: plus GA-only ones)."""
     if dialect == "ga":
+        _ensure_ga()
         return {**_TYPES, **_GA_TYPES}
     return dict(_TYPES)
+
+
+def _ensure_ga() -> None:
+    """Load the GA-only classes (a no-op once they are registered)."""
+    if not _GA_TYPES:
+        from rtsync import events
+
+        events._load_ga()
 
 
 def _nested(field: attrs.Attribute) -> tuple[str, type] | None:  # type: ignore[type-arg]
