@@ -277,14 +277,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_serve)
     c = sub.add_parser("chat", help="text chat; uses a local server unless OPENAI_API_KEY or --url is set")
     c.add_argument("--url", default=None, help="WebSocket endpoint (default: local server, or OpenAI with a key)")
-    c.add_argument("--model", default="gpt-4o-realtime-preview-2024-10-01", help="model id")
+    c.add_argument("--model", default="gpt-realtime", help="model id (a *-realtime-preview id speaks beta)")
     c.add_argument("--verbose", "-v", action="store_true", help="print every event on one line (stderr)")
     c.add_argument("--record", default=None, metavar="FILE",
                    help="record every event to FILE (JSON lines; audio as WAV beside it)")
     c.set_defaults(func=_cmd_chat)
     v = sub.add_parser("voice", help="talk through the microphone and speaker; local server unless a key/--url")
     v.add_argument("--url", default=None, help="WebSocket endpoint (default: local server, or OpenAI with a key)")
-    v.add_argument("--model", default="gpt-4o-realtime-preview-2024-10-01", help="model id")
+    v.add_argument("--model", default="gpt-realtime", help="model id (a *-realtime-preview id speaks beta)")
     v.add_argument("--seconds", type=float, default=None, help="stop after this long")
     v.add_argument("--echo-guard", choices=["half_duplex", "threshold"], default=None,
                    help="for speakers without echo cancellation")

@@ -144,6 +144,8 @@ class _ReplyCollector:
         self.request_ids = request_ids
         self.create_id = create_id  # the response.create this reply answers (gated)
         self.gate = gate
+        self.dispatcher: Any = None
+        self.seq = 0  # delivery number of the response.done
         self.response_id: str | None = None
         self.text: list[str] = []
         self.transcript: list[str] = []
@@ -188,6 +190,8 @@ class _ReplyCollector:
                 self.audio.append(ev.delta)  # type: ignore[attr-defined]
         elif t == "response.done" and getattr(ev.response, "id", None) == self.response_id:  # type: ignore[attr-defined]
             self.final = ev  # type: ignore[assignment]
+            d = self.dispatcher
+            self.seq = d.seq + 1 if d is not None else 0  # hooks run before the count moves on
             self.done.set()
 
 
@@ -1261,6 +1265,7 @@ class RealtimeClient:
         d = self._dispatcher
         if d is None:
             raise ClosedError(f"cannot ask: the client is {self._state.value}")
+        collector.dispatcher = d
         d.add_hook(collector)
         try:
             self.send(item_ev)
@@ -1270,6 +1275,8 @@ class RealtimeClient:
                 raise WaitTimeout(f"no response.done within {timeout:g} s")
         finally:
             d.remove_hook(collector)
+        if collector.seq:  # a wait_for after ask() looks at what came after its response.done
+            self._marks.seq = max(getattr(self._marks, "seq", 0) or 0, collector.seq)
         if collector.error is not None:
             raise collector.error
         return self._reply_from(collector, raise_on_incomplete)

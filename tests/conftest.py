@@ -56,6 +56,18 @@ def slow_server() -> Iterator[object]:
         server.stop()
 
 
+@pytest.fixture(params=["ga", "beta"])
+def each_dialect(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test once per wire dialect: the clients it makes default to that dialect (the local
+    server answers each connection in the dialect it asks for)."""
+    from rtsync.client import RealtimeClient
+
+    defaults = dict(RealtimeClient.__init__.__kwdefaults__ or {})
+    defaults["dialect"] = request.param
+    monkeypatch.setattr(RealtimeClient.__init__, "__kwdefaults__", defaults)
+    return str(request.param)
+
+
 @pytest.fixture
 def client(local_server: object) -> Iterator[object]:
     """A RealtimeClient connected to ``local_server``; closed afterwards."""

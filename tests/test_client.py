@@ -27,6 +27,9 @@ from rtsync.events import (
     UnknownEvent,
 )
 
+# every test here runs once per wire dialect (GA and beta) against the local server
+pytestmark = pytest.mark.usefixtures("each_dialect")
+
 
 def collect(client, key="*"):
     got: list = []

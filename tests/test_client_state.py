@@ -13,6 +13,9 @@ import pytest
 from rtsync import RealtimeClient
 from rtsync.server import LocalServer
 
+# every test here runs once per wire dialect (GA and beta) against the local server
+pytestmark = pytest.mark.usefixtures("each_dialect")
+
 
 def _collect(client: RealtimeClient, kind: str) -> list[Any]:
     seen: list[Any] = []

@@ -300,3 +300,15 @@ def test_interrupt_cancels_and_truncates_at_what_was_played(virtual_audio):
     item_id, audio_end_ms = voice.stats.truncations[0]
     assert truncated and truncated[0].item_id == item_id and truncated[0].audio_end_ms == audio_end_ms
     assert abs(audio_end_ms - played * 1000 / 24000) <= 20
+
+
+def test_readme_voice_snippet(virtual_audio, tmp_path):
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    code = next(s for s in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "VoiceSession" in s)
+    assert "time.sleep(30)" in code
+    virtual_audio.set_mic(np.concatenate([silence(0.3), speech(tmp_path, "good morning"), silence(5.0)]))
+    res = run_py(["-c", code.replace("time.sleep(30)", "time.sleep(5)")])
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "assistant: I heard" in res.stdout and "VoiceStats(" in res.stdout
