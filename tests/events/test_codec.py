@@ -548,3 +548,12 @@ def test_arbitrary_frames_never_raise_anything_but_protocol_error(frame: bytes |
     except ProtocolError:
         return
     assert isinstance(event, Event)
+
+
+def test_lazily_loaded_ga_names_match_the_module() -> None:
+    import rtsync.events as events
+    from rtsync.events import ga
+
+    assert events._GA_NAMES == frozenset(ga.__all__)
+    for name in ga.__all__:
+        assert getattr(events, name) is getattr(ga, name)
