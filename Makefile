@@ -80,7 +80,8 @@ DOCS_DIR ?= docs/api
 docs: $(STAMP)
 	rm -rf $(DOCS_DIR)
 	$(PY) -c 'import pathlib, pkgutil, pdoc, pdoc.render, rtsync; \
-	rtsync.LocalServer = rtsync.LocalServer; \
+	import rtsync.events as ev; \
+	[setattr(m, n, getattr(m, n)) for m in (rtsync, ev) for n in m.__all__]; \
 	mods = ["rtsync"] + [m.name for m in pkgutil.walk_packages(rtsync.__path__, "rtsync.") if "._" not in m.name]; \
 	pdoc.render.configure(docformat="google", footer_text="rtsync " + rtsync.__version__); \
 	pdoc.pdoc(*mods, output_directory=pathlib.Path("$(DOCS_DIR)"))'

@@ -4,7 +4,13 @@ No asyncio: a reader thread parses frames into typed (attrs) events and a dispat
 runs your callbacks in arrival order. The API, by group:
 
 * Connection: :class:`RealtimeClient` (``connect``/``close``/``with``), ``on``/``off``/``once``,
-  ``send`` and the typed senders, ``wait_for``, ``ask`` -> :class:`Reply`.
+  ``send`` and the typed senders, ``wait_for``, ``ask`` -> :class:`Reply`; GA or beta wire
+  protocol (``dialect=``), Azure (``RealtimeClient.azure``), reconnection (``reconnect=True``),
+  recording (``record=``).
+* State and tools: :class:`Conversation` (``client.conversation``), function tools
+  (``client.tool`` / ``client.add_tool``, :mod:`rtsync.tools`).
+* Keys for apps: :func:`create_client_secret` (:mod:`rtsync.secrets`).
+* Tkinter: :mod:`rtsync.tk` (imported explicitly).
 * Events: :mod:`rtsync.events` (every client and server event, ``parse_event``).
 * Errors: :mod:`rtsync.errors` (``RealtimeError`` and its tree).
 * Voice: :class:`VoiceSession` (microphone -> server, server -> speaker, barge-in) on
@@ -21,9 +27,11 @@ from typing import TYPE_CHECKING, Any
 
 from rtsync._version import __version__
 from rtsync.client import FunctionCall, RealtimeClient, Reply
+from rtsync.conversation import Conversation, ConversationEntry
 from rtsync.errors import (
     AudioError,
     AuthenticationError,
+    BetaShapeDisabledError,
     ClosedError,
     ConnectError,
     ModelNotFoundError,
@@ -39,6 +47,7 @@ from rtsync.events import UNSET, parse_event
 from rtsync.voice import VoiceSession, VoiceStats
 
 if TYPE_CHECKING:
+    from rtsync.secrets import ClientSecret, create_client_secret
     from rtsync.server import LocalServer
 
 logging.getLogger("rtsync").addHandler(logging.NullHandler())
@@ -47,8 +56,12 @@ __all__ = [
     "UNSET",
     "AudioError",
     "AuthenticationError",
+    "BetaShapeDisabledError",
+    "ClientSecret",
     "ClosedError",
     "ConnectError",
+    "Conversation",
+    "ConversationEntry",
     "FunctionCall",
     "LocalServer",
     "ModelNotFoundError",
@@ -64,6 +77,7 @@ __all__ = [
     "VoiceStats",
     "WaitTimeout",
     "__version__",
+    "create_client_secret",
     "parse_event",
 ]
 
@@ -74,4 +88,8 @@ def __getattr__(name: str) -> Any:
         from rtsync.server import LocalServer
 
         return LocalServer
+    if name in ("create_client_secret", "ClientSecret"):
+        from rtsync import secrets
+
+        return getattr(secrets, name)
     raise AttributeError(f"module 'rtsync' has no attribute {name!r}")

@@ -10,7 +10,7 @@ server reports a missing required field with an ``error`` event. ``event_id`` is
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar  # noqa: F401 - Any resolves attrs-made annotations for the docs
 
 import attrs
 

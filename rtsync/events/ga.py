@@ -21,7 +21,7 @@ all have beta classes in :mod:`rtsync.events.client`), so this module holds serv
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar  # noqa: F401 - Any resolves attrs-made annotations for the docs
 
 import attrs
 
