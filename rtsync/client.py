@@ -266,6 +266,7 @@ class _ResponseGate:
         self._lock = threading.Lock()
         self._queue: deque[Event] = deque()
         self.busy = False  # a response is running, or a create for one is in flight
+        self.finished = 0  # responses of the default conversation that ended
         self.active_id: str | None = None
         self._in_flight: str | None = None  # event_id of the create sent and not yet answered
         self._in_flight_event: Event | None = None
@@ -327,6 +328,7 @@ class _ResponseGate:
             with self._lock:
                 if self.active_id is not None and rid != self.active_id:
                     return  # another (out-of-band) response ended
+                self.finished += 1
                 self.active_id = None
                 self._next_locked()
         elif t == "error":
@@ -722,6 +724,12 @@ class RealtimeClient:
             self._state = State.OPEN
         transport.start_reader()
         if why == "renewed" and old is not None:
+            # a response requested on the old connection just before the switch finishes there
+            # (its events still arrive through the old reader) before that connection closes
+            waited, gate = 0.0, self._gate
+            target = gate.finished + 1  # the response running at the switch, if any
+            while gate.busy and gate.finished < target and waited < 30.0 and not self._stop.wait(0.02):
+                waited += 0.02
             old.close(1000, "session renewed", timeout=2.0)
         if self._session_config:
             self.update_session(dict(self._session_config))
@@ -760,13 +768,6 @@ class RealtimeClient:
     def _renew_after(self, delay: float) -> None:
         if self._stop.wait(delay):
             return
-        # between responses: the old connection closes once the new one is configured, and a
-        # response still streaming on it would be lost
-        deadline = 60.0
-        while self._gate.busy and deadline > 0:
-            if self._stop.wait(0.05):
-                return
-            deadline -= 0.05
         for attempt in range(1, self._max_attempts + 1):
             if self._state is not State.OPEN:
                 return

@@ -147,3 +147,19 @@ def test_renewal_before_expiry() -> None:
         kinds = [e.type for e in seen]
         assert set(kinds[:-1]) == {"rtsync.reconnected"} and kinds[-1] == "rtsync.close"
         assert all(e.reason == "renewed" for e in seen[:-1])
+
+
+def test_asks_go_on_across_renewals() -> None:
+    with LocalServer(text_delay=0.01) as server:
+        probe = RealtimeClient(url=server.url).connect()
+        lifetime = probe.session.expires_at - time.time()
+        probe.close()
+        client = RealtimeClient(url=server.url, renew_before=lifetime - 0.3)
+        renewed = _record(client, "rtsync.reconnected")
+        with client:
+            end = time.monotonic() + 2.5
+            n = 0
+            while time.monotonic() < end:
+                n += 1
+                assert client.ask(f"turn {n} of many", timeout=20).text == f"You said: turn {n} of many"
+            assert renewed and not client.response_active
