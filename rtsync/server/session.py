@@ -417,6 +417,23 @@ def _check_metadata(param: str, value: Any) -> dict[str, str] | None:
     return dict(value)
 
 
+#: The checker of each session field that ``session.update`` and ``response.create`` share:
+#: ``check(param, value)`` returns the normalised value or raises a ClientError naming ``param``.
+_FIELD_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "modalities": _check_modalities,
+    "instructions": _check_str,
+    "voice": _check_str,
+    "input_audio_format": _check_format,
+    "output_audio_format": _check_format,
+    "input_audio_transcription": _check_optional_object,
+    "turn_detection": _check_turn_detection,
+    "tools": _check_tools,
+    "tool_choice": _check_tool_choice,
+    "temperature": lambda param, value: _check_number(param, value, 0.6, 1.2),
+    "max_response_output_tokens": _check_token_cap,
+}
+
+
 def _validate_session(changes: Mapping[str, Any]) -> dict[str, Any]:
     """Check a ``session.update`` payload; return the normalised changes (nothing applied yet)."""
     for key in changes:
@@ -427,24 +444,9 @@ def _validate_session(changes: Mapping[str, Any]) -> dict[str, Any]:
         param = f"session.{key}"
         if key in ("model", "client_secret"):
             continue  # the model is fixed by the URL; client_secret only matters over REST
-        if key == "modalities":
-            out[key] = _check_modalities(param, value)
-        elif key in ("instructions", "voice"):
-            out[key] = _check_str(param, value)
-        elif key in ("input_audio_format", "output_audio_format"):
-            out[key] = _check_format(param, value)
-        elif key == "input_audio_transcription":
-            out[key] = _check_optional_object(param, value)
-        elif key == "turn_detection":
-            out[key] = _check_turn_detection(param, value)
-        elif key == "tools":
-            out[key] = _check_tools(param, value)
-        elif key == "tool_choice":
-            out[key] = _check_tool_choice(param, value)
-        elif key == "temperature":
-            out[key] = _check_number(param, value, 0.6, 1.2)
-        elif key == "max_response_output_tokens":
-            out[key] = _check_token_cap(param, value)
+        check = _FIELD_CHECKS.get(key)
+        if check is not None:
+            out[key] = check(param, value)
         elif key == "input_audio_noise_reduction":
             reduction = _check_optional_object(param, value)
             if reduction is not None and reduction.get("type") not in ("near_field", "far_field"):
@@ -1292,27 +1294,14 @@ class RealtimeSession:
         in_conversation = conversation == "auto"
         with self._lock:
             session = dict(self.session)
-        modalities = session["modalities"]
-        if "modalities" in params:
-            modalities = _check_modalities("response.modalities", params["modalities"])
-        instructions = session["instructions"]
-        if "instructions" in params:
-            instructions = _check_str("response.instructions", params["instructions"])
-        voice = session["voice"]
-        if "voice" in params:
-            voice = _check_str("response.voice", params["voice"])
-        out_format = session["output_audio_format"]
-        if "output_audio_format" in params:
-            out_format = _check_format("response.output_audio_format", params["output_audio_format"])
-        tools = session["tools"]
-        if "tools" in params:
-            tools = _check_tools("response.tools", params["tools"])
-        tool_choice = session["tool_choice"]
-        if "tool_choice" in params:
-            tool_choice = _check_tool_choice("response.tool_choice", params["tool_choice"])
+        # the response's own settings override the session's, checked in this order
+        for key in ("modalities", "instructions", "voice", "output_audio_format", "tools", "tool_choice",
+                    "temperature"):
+            if key in params:
+                session[key] = _FIELD_CHECKS[key](f"response.{key}", params[key])
+        modalities, instructions, voice = session["modalities"], session["instructions"], session["voice"]
+        out_format, tools, tool_choice = session["output_audio_format"], session["tools"], session["tool_choice"]
         temperature = session["temperature"]
-        if "temperature" in params:
-            temperature = _check_number("response.temperature", params["temperature"], 0.6, 1.2)
         cap_value = session["max_response_output_tokens"]
         for key in ("max_response_output_tokens", "max_output_tokens"):
             if key in params:
