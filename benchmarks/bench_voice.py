@@ -55,10 +55,10 @@ from typing import Any
 
 from benchmarks import Config, Row, benchmark, median
 from benchmarks._proc import ROOT, has_module
+from tests.audio.vaudio import VAUDIO_DIR, DeviceFiles, ensure_daemon
 
 __all__ = ["audio_callbacks", "audio_flood", "barge_in"]
 
-VAUDIO_DIR = Path(os.environ.get("VAUDIO_DIR", "/tmp/rtsync-vaudio"))
 # Before any PyAudio() exists in this process (every new PyAudio() reads it again).
 os.environ.setdefault("ALSA_CONFIG_PATH", str(VAUDIO_DIR / "asound.conf"))
 
@@ -73,44 +73,13 @@ _availability: list[str | None] = []
 # --------------------------------------------------------------------------- the virtual device
 
 
-def _daemon_running() -> bool:
-    pid_file = VAUDIO_DIR / "pulse-runtime" / "pid"
-    if not (VAUDIO_DIR / "pulse.sock").exists() or not pid_file.exists():
-        return False
-    try:
-        pid = int(pid_file.read_text().strip())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
-        return False
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return True
-    return "\nState:\tZ" not in status
-
-
-class _Device:
-    """One run's view of the virtual device: its own ALSA configuration, mic.raw and speaker.raw."""
+class _Device(DeviceFiles):
+    """One run's view of the virtual device, in a temporary directory, as ``ALSA_CONFIG_PATH``."""
 
     def __init__(self) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="rtsync-bench-audio-")
-        d = Path(self._tmp.name)
-        self.mic_path = d / "mic.raw"
-        self.speaker_path = d / "speaker.raw"
-        self.config_path = d / "asound.conf"
-        template = (VAUDIO_DIR / "asound.conf").read_text()
-        text = template.replace(f'"{VAUDIO_DIR}/mic.raw"', f'"{self.mic_path}"')
-        text = text.replace(f'"{VAUDIO_DIR}/speaker.raw"', f'"{self.speaker_path}"')
-        if str(self.mic_path) not in text or str(self.speaker_path) not in text:
-            raise RuntimeError(f"unexpected layout of {VAUDIO_DIR / 'asound.conf'}")
-        self.config_path.write_text(text)
-        self.mic_path.write_bytes(b"")
+        super().__init__(Path(self._tmp.name), VAUDIO_DIR)
         self._saved: str | None = None
-
-    def set_mic(self, samples: Any) -> None:
-        import numpy as np
-
-        self.mic_path.write_bytes(np.ascontiguousarray(samples, dtype="<i2").tobytes())
 
     def __enter__(self) -> _Device:
         self._saved = os.environ.get("ALSA_CONFIG_PATH")
@@ -141,20 +110,9 @@ def _probe(cfg: Config) -> str | None:
         return "PyAudio is not installed"
     if not has_module("rtsync.audio.devices"):
         return "rtsync.audio.devices is missing"
-    if not _daemon_running():
-        if shutil.which("pulseaudio") is None:
-            return "pulseaudio is not installed (sh tests/audio/vaudio.sh)"
-        cfg.log("starting the virtual sound device (sh tests/audio/vaudio.sh)")
-        env = dict(os.environ, VAUDIO_DIR=str(VAUDIO_DIR), VAUDIO_NO_INSTALL="1")
-        try:
-            proc = subprocess.run(["sh", os.path.join(ROOT, "tests", "audio", "vaudio.sh")], env=env,
-                                  capture_output=True, text=True, timeout=60)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return f"vaudio.sh failed: {exc}"
-        if proc.returncode != 0 or not _daemon_running():
-            return f"vaudio.sh failed (exit {proc.returncode})"
-    if not (VAUDIO_DIR / "asound.conf").exists():
-        return f"{VAUDIO_DIR / 'asound.conf'} is missing"
+    reason = ensure_daemon()
+    if reason:
+        return reason
     try:
         from rtsync.audio.devices import Speaker
 

@@ -28,35 +28,18 @@ environment variable is set: then they fail, so CI never skips the audio tests s
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-VAUDIO_DIR = Path(os.environ.get("VAUDIO_DIR", "/tmp/rtsync-vaudio"))
-SCRIPT = Path(__file__).with_name("vaudio.sh")
+from tests.audio.vaudio import VAUDIO_DIR, DeviceFiles, ensure_daemon
 
 # Before any PyAudio() exists in this process (pytest imports conftest files first).
 os.environ.setdefault("ALSA_CONFIG_PATH", str(VAUDIO_DIR / "asound.conf"))
 
-
-def _daemon_running() -> bool:
-    pid_file = VAUDIO_DIR / "pulse-runtime" / "pid"
-    if not (VAUDIO_DIR / "pulse.sock").exists() or not pid_file.exists():
-        return False
-    try:
-        pid = int(pid_file.read_text().strip())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
-        return False
-    try:  # a killed daemon that nobody reaped (PID 1 in a container) is a zombie
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return True
-    return "\nState:\tZ" not in status
+#: One test's view of the virtual device (see :class:`tests.audio.vaudio.DeviceFiles`).
+VirtualAudio = DeviceFiles
 
 
 def _unavailable(reason: str) -> None:
@@ -72,57 +55,10 @@ def _vaudio_daemon() -> Path:
         import pyaudio  # noqa: F401
     except ImportError as exc:
         _unavailable(f"PyAudio cannot be imported ({exc}); pip install 'rtsync[audio]'")
-    if not _daemon_running():
-        if shutil.which("pulseaudio") is None:
-            _unavailable("pulseaudio is not installed (run: sh tests/audio/vaudio.sh as root, or apt-get install it)")
-        env = dict(os.environ, VAUDIO_DIR=str(VAUDIO_DIR), VAUDIO_NO_INSTALL="1")
-        proc = subprocess.run(["sh", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
-        if proc.returncode != 0 or not _daemon_running():
-            _unavailable(f"{SCRIPT.name} failed (exit {proc.returncode}): {proc.stderr.strip()[-500:]}")
-    if not (VAUDIO_DIR / "asound.conf").exists():
-        _unavailable(f"{VAUDIO_DIR / 'asound.conf'} is missing")
+    reason = ensure_daemon()
+    if reason:
+        _unavailable(reason)
     return VAUDIO_DIR
-
-
-class VirtualAudio:
-    """One test's view of the virtual device: its own microphone and speaker files.
-
-    Attributes:
-        dir: the directory of this test's files.
-        config_path: this test's ALSA configuration (``ALSA_CONFIG_PATH`` during the test).
-        mic_path: the raw file the microphone reads.
-        speaker_path: the raw file the speaker records into.
-    """
-
-    def __init__(self, directory: Path, template: str, daemon_dir: Path) -> None:
-        self.dir = directory
-        self.mic_path = directory / "mic.raw"
-        self.speaker_path = directory / "speaker.raw"
-        self.config_path = directory / "asound.conf"
-        text = template.replace(f'"{daemon_dir}/mic.raw"', f'"{self.mic_path}"')
-        text = text.replace(f'"{daemon_dir}/speaker.raw"', f'"{self.speaker_path}"')
-        if str(self.mic_path) not in text or str(self.speaker_path) not in text:
-            raise RuntimeError(f"unexpected layout of {daemon_dir / 'asound.conf'}")
-        self.config_path.write_text(text)
-        self.mic_path.write_bytes(b"")
-
-    def set_mic(self, samples: np.ndarray) -> None:
-        """Replace the microphone's content (atomically); call before the Microphone is created.
-
-        Args:
-            samples: int16 mono samples at the rate the input stream will run at (24 kHz unless
-                the test forces another device rate).
-        """
-        data = np.ascontiguousarray(samples, dtype="<i2").tobytes()
-        tmp = self.mic_path.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, self.mic_path)
-
-    def speaker_samples(self) -> np.ndarray:
-        """Everything the output stream played, as int16; call right after the Speaker closed."""
-        if not self.speaker_path.exists():
-            return np.zeros(0, dtype=np.int16)
-        return np.frombuffer(self.speaker_path.read_bytes(), dtype="<i2").astype(np.int16)
 
 
 @pytest.fixture
@@ -132,7 +68,6 @@ def virtual_audio(_vaudio_daemon: Path, tmp_path: Path, monkeypatch: pytest.Monk
     Sets ``ALSA_CONFIG_PATH`` to this test's configuration for the duration of the test, so
     every ``PyAudio()`` created in the test uses it.
     """
-    template = (_vaudio_daemon / "asound.conf").read_text()
-    va = VirtualAudio(tmp_path, template, _vaudio_daemon)
+    va = VirtualAudio(tmp_path, _vaudio_daemon)
     monkeypatch.setenv("ALSA_CONFIG_PATH", str(va.config_path))
     yield va
