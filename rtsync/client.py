@@ -1025,15 +1025,9 @@ class RealtimeClient:
 
         The function is returned unchanged; it runs on an ``rtsync-tool-N`` worker thread.
         """
-        if fn is not None:
-            self.add_tool(fn)
-            return fn
+        from rtsync.tools import tool_decorator
 
-        def deco(f: F) -> F:
-            self.add_tool(f, name=name, description=description, parameters=parameters)
-            return f
-
-        return deco
+        return tool_decorator(self.add_tool, fn, name=name, description=description, parameters=parameters)
 
     def remove_tool(self, name: str) -> bool:
         """Unregister a tool (and tell an open session); ``False`` when there was none."""

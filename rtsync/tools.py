@@ -57,7 +57,7 @@ import attrs
 
 from rtsync.events import Tool
 
-__all__ = ["RegisteredTool", "ToolRegistry", "ToolRunner", "function_schema"]
+__all__ = ["RegisteredTool", "ToolRegistry", "ToolRunner", "function_schema", "tool_decorator"]
 
 logger = logging.getLogger("rtsync.tools")
 
@@ -505,6 +505,29 @@ class RegisteredTool:
             return _error(f"cannot encode the result of {self.name}: {type(exc).__name__}: {exc}"), True
 
 
+def tool_decorator(
+    add: Callable[..., Any],
+    fn: Callable[..., Any] | None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    parameters: Mapping[str, Any] | None = None,
+) -> Any:
+    """The body of a ``@tool`` / ``@tool(name=...)`` decorator whose registration is ``add``.
+
+    With ``fn``, registers it and returns it; without, returns a decorator that does.
+    """
+    if fn is not None:
+        add(fn, name=name, description=description, parameters=parameters)
+        return fn
+
+    def deco(f: F) -> F:
+        add(f, name=name, description=description, parameters=parameters)
+        return f
+
+    return deco
+
+
 class ToolRegistry:
     """The function tools of a session, by name. Thread-safe.
 
@@ -566,15 +589,7 @@ class ToolRegistry:
 
         The function is returned unchanged.
         """
-        if fn is not None:
-            self.add(fn)
-            return fn
-
-        def deco(f: F) -> F:
-            self.add(f, name=name, description=description, parameters=parameters)
-            return f
-
-        return deco
+        return tool_decorator(self.add, fn, name=name, description=description, parameters=parameters)
 
     def remove(self, name: str) -> bool:
         """Unregister ``name``; ``False`` when there was no such tool."""
