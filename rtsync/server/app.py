@@ -496,6 +496,11 @@ def serve(host: str = "127.0.0.1", port: int = 8765, **opts: Any) -> None:
     """
     server = LocalServer(host, port, **opts).start()
     print(f"rtsync local Realtime server listening on {server.url}  (Ctrl-C to stop)", flush=True)
+    run_until_interrupted(server)
+
+
+def run_until_interrupted(server: LocalServer) -> None:
+    """Block until Ctrl-C (``KeyboardInterrupt``), then stop ``server`` (a started server)."""
     stop = threading.Event()
     try:
         while not stop.wait(0.5):

@@ -60,7 +60,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection
 
 from rtsync.record import Recording, load_recording
-from rtsync.server.app import LocalServer
+from rtsync.server.app import LocalServer, run_until_interrupted
 
 __all__ = ["ReplayProgress", "ReplayServer", "serve_replay"]
 
@@ -384,11 +384,4 @@ def serve_replay(
     pace = "as fast as possible" if server.speed is None else f"speed {server.speed:g}"
     print(f"rtsync replay of {rec.path.name} ({len(rec)} events, {rec.duration:.1f} s, {pace}) "
           f"listening on {server.url}  (Ctrl-C to stop)", flush=True)
-    stop = threading.Event()
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    run_until_interrupted(server)
