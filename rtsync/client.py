@@ -646,7 +646,7 @@ class RealtimeClient:
         if found != self.dialect:
             logger.info("rtsync: the server's session.created is in the %s shape; speaking %s", found, found)
             self.dialect = found
-            transport._dialect = found
+            transport.dialect = found
             first = parse_event(first.wire, found)  # for self.session
         return first
 

@@ -157,7 +157,8 @@ class Transport:
             raise ValueError(f"ping_timeout must be > 0, got {ping_timeout!r}")
         self._ping_interval = ping_interval
         self._ping_timeout = ping_timeout
-        self._dialect = dialect  # the wire dialect frames are parsed in ("beta" or "ga")
+        #: the wire dialect frames are parsed in ("beta" or "ga"); may change until start_reader()
+        self.dialect = dialect
         self.url = url
         self._headers = headers
         self._out = out
@@ -222,7 +223,7 @@ class Transport:
                 failure = _error_from_first_frame(obj)
                 if failure is not None:
                     raise failure
-                ev = parse_event(obj, self._dialect)
+                ev = parse_event(obj, self.dialect)
                 if self._on_frame is not None:
                     self._on_frame("recv", obj)
                 early.append(ev)
@@ -278,7 +279,7 @@ class Transport:
         sock = ws.sock
         assert sock is not None
         out_put = self._out.put
-        dialect = self._dialect
+        dialect = self.dialect
         on_frame = self._on_frame
         max_size = self._max_message_size
         # Bytes websocket-client had read past the last frame of connect() come first.
