@@ -75,6 +75,7 @@ from rtsync.events.codec import event_class, loader, parse_event
 
 __all__ = [
     "GA_ONLY_SESSION_FIELDS",
+    "GA_TO_BETA_NAMES",
     "DroppedFieldWarning",
     "check_ga_client_event",
     "client_from_ga",
@@ -612,6 +613,8 @@ _SERVER_RENAMES = {
     "response.audio_transcript.done": "response.output_audio_transcript.done",
     "conversation.item.created": "conversation.item.added",
 }
+#: GA server event type -> the beta type it is renamed to (the inverse of the renames above).
+GA_TO_BETA_NAMES = {ga: beta for beta, ga in _SERVER_RENAMES.items()}
 _ITEM_EVENTS = frozenset({
     "conversation.item.created",
     "conversation.item.added",

@@ -88,18 +88,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from rtsync.events.dialect import GA_TO_BETA_NAMES
 from rtsync.server.session import error_event, new_id
-
-# GA server event names -> the beta names fault triggers are written in (both are accepted)
-_BETA_NAME = {
-    "response.output_text.delta": "response.text.delta",
-    "response.output_text.done": "response.text.done",
-    "response.output_audio.delta": "response.audio.delta",
-    "response.output_audio.done": "response.audio.done",
-    "response.output_audio_transcript.delta": "response.audio_transcript.delta",
-    "response.output_audio_transcript.done": "response.audio_transcript.done",
-    "conversation.item.added": "conversation.item.created",
-}
 
 __all__ = ["KINDS", "Fault", "FaultInjector", "FaultPlan", "parse_fault", "parse_faults"]
 
@@ -435,9 +425,9 @@ class FaultInjector:
             return
         if not isinstance(kind, str):
             return
-        kind = _BETA_NAME.get(kind, kind)  # a GA connection's names count as their beta twins
+        kind = GA_TO_BETA_NAMES.get(kind, kind)  # a GA connection's names count as their beta twins
         n = self._counts[kind] = self._counts.get(kind, 0) + 1
-        due = [f for f in self._pending if _BETA_NAME.get(f.event or "", f.event) == kind and f.count == n]
+        due = [f for f in self._pending if GA_TO_BETA_NAMES.get(f.event or "", f.event) == kind and f.count == n]
         if not due:
             return
         self._pending = [f for f in self._pending if f not in due]
