@@ -249,6 +249,7 @@ class Conversation:
             raise ValueError("max_audio_seconds must be >= 0 or None")
         self.max_audio_items = max_audio_items
         self.max_audio_seconds = max_audio_seconds
+        self._max_kept = None if max_audio_seconds is None else max_audio_seconds * 1000 * SAMPLES_PER_MS
         self._kept_samples = 0
         self._lock = threading.RLock()
         self._order: list[str] = []
@@ -508,13 +509,12 @@ class Conversation:
         if st.id not in self._audio_lru:
             self._audio_lru[st.id] = None
             self._enforce_audio_bound()
-        elif self.max_audio_seconds is not None and self._kept_samples > self.max_audio_seconds * 24000:
+        elif self._max_kept is not None and self._kept_samples > self._max_kept:
             self._enforce_audio_bound()
 
     def _enforce_audio_bound(self) -> None:
         limit = self.max_audio_items
-        seconds = self.max_audio_seconds
-        max_samples = None if seconds is None else seconds * 1000 * SAMPLES_PER_MS
+        max_samples = self._max_kept
         while self._audio_lru and ((limit is not None and len(self._audio_lru) > limit)
                                    or (max_samples is not None and self._kept_samples > max_samples)):
             old_id, _ = self._audio_lru.popitem(last=False)
