@@ -12,26 +12,10 @@ import pytest
 
 from rtsync import RealtimeClient
 from rtsync.server import LocalServer
+from tests.helpers import eventually, record
 
 # every test here runs once per wire dialect (GA and beta) against the local server
 pytestmark = pytest.mark.usefixtures("each_dialect")
-
-
-def _collect(client: RealtimeClient, kind: str) -> list[Any]:
-    seen: list[Any] = []
-    client.on(kind, seen.append)
-    return seen
-
-
-def _eventually(check: Any, timeout: float = 10) -> None:
-    """Poll ``check()`` until it is true (events arrive on the dispatcher thread)."""
-    import time
-
-    end = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > end:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.01)
 
 
 def _wait_follow_up(client: RealtimeClient, done: list[Any], count: int, timeout: float = 20) -> None:
@@ -45,7 +29,7 @@ def _wait_follow_up(client: RealtimeClient, done: list[Any], count: int, timeout
 def test_tool_round_trip_one_follow_up(local_server: LocalServer) -> None:
     threads: list[str] = []
     client = RealtimeClient(url=local_server.url)
-    updated = _collect(client, "session.updated")
+    updated = record(client, "session.updated")
     with client:
         client.update_session(modalities=["text"])
 
@@ -60,10 +44,10 @@ def test_tool_round_trip_one_follow_up(local_server: LocalServer) -> None:
             threads.append(threading.current_thread().name)
             return {"city": city, "temp": 21, "unit": unit}
 
-        _eventually(lambda: any(t.name == "get_weather" for u in updated for t in u.session.tools or []))
+        eventually(lambda: any(t.name == "get_weather" for u in updated for t in u.session.tools or []))
         schema = client.session.tools[0].parameters
         assert schema["required"] == ["city"] and schema["properties"]["city"]["type"] == "string"
-        done = _collect(client, "response.done")
+        done = record(client, "response.done")
         reply = client.ask('get_weather {"city": "Paris"}', timeout=20)
         assert [c.name for c in reply.function_calls] == ["get_weather"]
         _wait_follow_up(client, done, 2)
@@ -83,7 +67,7 @@ def test_tool_round_trip_one_follow_up(local_server: LocalServer) -> None:
 def test_parallel_calls_and_a_tool_that_raises(local_server: LocalServer) -> None:
     barrier = threading.Barrier(2, timeout=10)
     client = RealtimeClient(url=local_server.url)
-    updated = _collect(client, "session.updated")
+    updated = record(client, "session.updated")
     with client:
         client.update_session(modalities=["text"])
         def get_time(city: str) -> str:
@@ -98,10 +82,10 @@ def test_parallel_calls_and_a_tool_that_raises(local_server: LocalServer) -> Non
 
         client.add_tool(get_time)
         client.add_tool(get_weather, description="Weather for a city.")
-        _eventually(lambda: any(len(u.session.tools or []) == 2 for u in updated))
+        eventually(lambda: any(len(u.session.tools or []) == 2 for u in updated))
         assert client.session.tools[1].description == "Weather for a city."
-        done = _collect(client, "response.done")
-        outputs = _collect(client, "conversation.item.created")
+        done = record(client, "response.done")
+        outputs = record(client, "conversation.item.created")
         reply = client.ask('get_time and get_weather {"city": "Oslo"}', timeout=20)
         assert sorted(c.name for c in reply.function_calls) == ["get_time", "get_weather"]
         _wait_follow_up(client, done, 2)
@@ -119,12 +103,12 @@ def test_parallel_calls_and_a_tool_that_raises(local_server: LocalServer) -> Non
 def test_unregistered_calls_are_left_to_the_application(local_server: LocalServer) -> None:
     client = RealtimeClient(url=local_server.url)
     client.add_tool(lambda: "x", name="mine")  # before connect: sent on connect
-    updated = _collect(client, "session.updated")
+    updated = record(client, "session.updated")
     with client:
-        _eventually(lambda: len(updated) == 1)
+        eventually(lambda: len(updated) == 1)
         assert [t.name for t in updated[0].session.tools] == ["mine"]
         client.update_session(tools=[{"type": "function", "name": "theirs", "parameters": {"type": "object"}}])
-        _eventually(lambda: len(updated) == 2)
+        eventually(lambda: len(updated) == 2)
         assert [t.name for t in updated[1].session.tools] == ["theirs", "mine"]
         reply = client.ask("theirs", timeout=20)
         assert [c.name for c in reply.function_calls] == ["theirs"]
@@ -132,16 +116,16 @@ def test_unregistered_calls_are_left_to_the_application(local_server: LocalServe
         types = [e.type for e in client.conversation.items]
         assert "function_call_output" not in types
         assert client.remove_tool("mine") and not client.remove_tool("mine")
-        _eventually(lambda: len(updated) == 3)
+        eventually(lambda: len(updated) == 3)
         assert updated[2].session.tools == []
 
 
 # -- response state machine ----------------------------------------------------------------------
 def test_create_response_queues_instead_of_colliding(slow_server: LocalServer) -> None:
     with RealtimeClient(url=slow_server.url) as client:
-        errors = _collect(client, "error")
-        done = _collect(client, "response.done")
-        created = _collect(client, "response.created")
+        errors = record(client, "error")
+        done = record(client, "response.done")
+        created = record(client, "response.created")
         client.create_item("one two three four")
         assert not client.response_active
         client.create_response(modalities=["text"])
@@ -160,11 +144,11 @@ def test_create_response_queues_instead_of_colliding(slow_server: LocalServer) -
 
 def test_ask_while_a_response_runs(slow_server: LocalServer) -> None:
     with RealtimeClient(url=slow_server.url) as client:
-        errors = _collect(client, "error")
-        created = _collect(client, "response.created")
+        errors = record(client, "error")
+        created = record(client, "response.created")
         client.create_item("a long answer with many words in it")
         client.create_response(modalities=["text"])
-        _eventually(lambda: len(created) == 1)
+        eventually(lambda: len(created) == 1)
         reply = client.ask("hello", timeout=30)
         assert reply.text == "You said: hello"
         assert errors == []
@@ -172,9 +156,9 @@ def test_ask_while_a_response_runs(slow_server: LocalServer) -> None:
 
 def test_benign_errors_keep_the_session(local_server: LocalServer, caplog: pytest.LogCaptureFixture) -> None:
     with RealtimeClient(url=local_server.url) as client:
-        errors = _collect(client, "error")
+        errors = record(client, "error")
         client.cancel_response()
-        _eventually(lambda: len(errors) == 1)
+        eventually(lambda: len(errors) == 1)
         err = errors[0]
         assert err.error.code == "response_cancel_not_active"
         assert client.is_open and client.ask("hello", timeout=20).text == "You said: hello"
@@ -183,16 +167,16 @@ def test_benign_errors_keep_the_session(local_server: LocalServer, caplog: pytes
 
 def test_out_of_band_response_does_not_wait(slow_server: LocalServer) -> None:
     with RealtimeClient(url=slow_server.url) as client:
-        created = _collect(client, "response.created")
-        done = _collect(client, "response.done")
+        created = record(client, "response.created")
+        done = record(client, "response.done")
         client.create_item("many words to keep the first response busy for a while")
         client.create_response(modalities=["text"])
-        _eventually(lambda: len(created) == 1)
+        eventually(lambda: len(created) == 1)
         client.create_response(conversation="none", modalities=["text"],
                                input=[{"type": "message", "role": "user",
                                        "content": [{"type": "input_text", "text": "side"}]}])
         assert client.queued_responses == 0
-        _eventually(lambda: len(done) == 2, timeout=20)
+        eventually(lambda: len(done) == 2, timeout=20)
         # the out-of-band response finished first: it did not wait for the busy one
         assert done[0].response.conversation_id is None and done[0].response.status == "completed"
         assert done[1].response.id == created[0].response.id
@@ -201,7 +185,7 @@ def test_out_of_band_response_does_not_wait(slow_server: LocalServer) -> None:
 # -- conversation --------------------------------------------------------------------------------
 def _server_item(client: RealtimeClient, got: list[Any], item_id: str) -> Any:
     client.retrieve_item(item_id)
-    _eventually(lambda: any(e.item.id == item_id for e in got))
+    eventually(lambda: any(e.item.id == item_id for e in got))
     return next(e.item for e in got if e.item.id == item_id)
 
 
@@ -210,11 +194,11 @@ def test_conversation_matches_server_after_text_audio_truncate_delete(local_serv
     seen: dict[str, list[Any]] = {}
     for kind in ("session.updated", "input_audio_buffer.committed", "response.done", "conversation.item.truncated",
                  "conversation.item.deleted", "conversation.item.retrieved"):
-        seen[kind] = _collect(client, kind)
+        seen[kind] = record(client, kind)
     with client:
         conv = client.conversation
         client.update_session(turn_detection=None)
-        _eventually(lambda: len(seen["session.updated"]) == 1)
+        eventually(lambda: len(seen["session.updated"]) == 1)
         r1 = client.ask("hello", timeout=20)
         assert [e.text for e in conv.items] == ["hello", r1.text]
         # an audio turn: one second of a tone, committed by hand, answered with audio
@@ -222,7 +206,7 @@ def test_conversation_matches_server_after_text_audio_truncate_delete(local_serv
         client.append_audio((np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16))
         client.commit_audio()
         client.create_response(modalities=["audio", "text"])
-        _eventually(lambda: len(seen["response.done"]) == 2, timeout=30)
+        eventually(lambda: len(seen["response.done"]) == 2, timeout=30)
         committed = seen["input_audio_buffer.committed"][0]
         assistant = seen["response.done"][1].response.output[0].id
         entry = conv.get(assistant)
@@ -231,13 +215,13 @@ def test_conversation_matches_server_after_text_audio_truncate_delete(local_serv
         assert [e.id for e in conv.items][2:] == [committed.item_id, assistant]
         # truncate at 300 ms: local audio is cut there, the server agrees
         client.truncate_item(assistant, 300)
-        _eventually(lambda: len(seen["conversation.item.truncated"]) == 1)
+        eventually(lambda: len(seen["conversation.item.truncated"]) == 1)
         entry = conv.get(assistant)
         assert entry.truncated_at_ms == 300 and len(entry.audio) == 300 * 24
         assert entry.heard_transcript is not None and len(entry.heard_transcript) < len(entry.transcript)
         # delete the first reply
         client.delete_item(r1.item_ids[0])
-        _eventually(lambda: len(seen["conversation.item.deleted"]) == 1)
+        eventually(lambda: len(seen["conversation.item.deleted"]) == 1)
         assert r1.item_ids[0] not in conv and len(conv) == 3
         for e in conv.items:
             got = _server_item(client, seen["conversation.item.retrieved"], e.id)

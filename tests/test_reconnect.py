@@ -3,34 +3,19 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import pytest
 
 from rtsync import RealtimeClient
 from rtsync.errors import ClosedError
 from rtsync.server import LocalServer
-
-
-def _eventually(check: Any, timeout: float = 10) -> None:
-    end = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > end:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.01)
-
-
-def _record(client: RealtimeClient, *kinds: str) -> list[Any]:
-    seen: list[Any] = []
-    for k in kinds:
-        client.on(k, seen.append)
-    return seen
+from tests.helpers import eventually, record
 
 
 def test_drop_mid_response_reconnects_and_reapplies_config() -> None:
     with LocalServer(text_delay=0.02, faults=["drop@response.text.delta:2#1"]) as server:
         client = RealtimeClient(url=server.url, reconnect=True, replay_text_items=True)
-        seen = _record(client, "rtsync.disconnected", "rtsync.reconnected", "rtsync.close", "session.updated")
+        seen = record(client, "rtsync.disconnected", "rtsync.reconnected", "rtsync.close", "session.updated")
 
         @client.tool
         def lookup(word: str) -> str:
@@ -43,7 +28,7 @@ def test_drop_mid_response_reconnects_and_reapplies_config() -> None:
             client.create_item("remember this")
             with pytest.raises(ClosedError):
                 client.ask("one two three four", timeout=20)
-            _eventually(lambda: any(e.type == "rtsync.reconnected" for e in seen))
+            eventually(lambda: any(e.type == "rtsync.reconnected" for e in seen))
             kinds = [e.type for e in seen]
             disc = next(e for e in seen if e.type == "rtsync.disconnected")
             rec = next(e for e in seen if e.type == "rtsync.reconnected")
@@ -54,7 +39,7 @@ def test_drop_mid_response_reconnects_and_reapplies_config() -> None:
             assert rec.reason == "reconnected" and rec.attempts >= 1
             # the text items were replayed: the new conversation holds them, in order
             assert rec.replayed_items == 2
-            _eventually(lambda: [e.text for e in client.conversation.items][:2] == ["remember this",
+            eventually(lambda: [e.text for e in client.conversation.items][:2] == ["remember this",
                                                                                   "one two three four"])
             # the configuration (and the tools) were sent again to the new session
             updated = [e for e in seen if e.type == "session.updated"][-1]
@@ -69,9 +54,9 @@ def test_drop_mid_response_reconnects_and_reapplies_config() -> None:
 def test_fatal_close_is_never_retried() -> None:
     with LocalServer(faults=["close=4000:invalid_request_error.beta_api_shape_disabled@start"]) as server:
         client = RealtimeClient(url=server.url, reconnect=True)
-        seen = _record(client, "rtsync.disconnected", "rtsync.reconnected", "rtsync.close")
+        seen = record(client, "rtsync.disconnected", "rtsync.reconnected", "rtsync.close")
         with client:
-            _eventually(lambda: any(e.type == "rtsync.close" for e in seen))
+            eventually(lambda: any(e.type == "rtsync.close" for e in seen))
             assert [e.type for e in seen] == ["rtsync.close"]
             assert seen[0].code == 4000 and "beta_api_shape_disabled" in seen[0].reason
             with pytest.raises(ClosedError):
@@ -81,11 +66,11 @@ def test_fatal_close_is_never_retried() -> None:
 def test_gives_up_after_max_attempts() -> None:
     server = LocalServer(faults=["drop@start"]).start()
     client = RealtimeClient(url=server.url, reconnect=True, max_reconnect_attempts=2)
-    seen = _record(client, "rtsync.disconnected", "rtsync.reconnected", "rtsync.close")
+    seen = record(client, "rtsync.disconnected", "rtsync.reconnected", "rtsync.close")
     client.on("rtsync.disconnected", lambda ev: server.stop())
     try:
         client.connect()
-        _eventually(lambda: any(e.type == "rtsync.close" for e in seen), timeout=20)
+        eventually(lambda: any(e.type == "rtsync.close" for e in seen), timeout=20)
         assert [e.type for e in seen] == ["rtsync.disconnected", "rtsync.close"]
         assert "reconnecting failed after 2 attempt(s)" in seen[1].reason
         assert client.state == "closed"
@@ -99,11 +84,11 @@ def test_gives_up_after_max_attempts() -> None:
 def test_close_while_reconnecting() -> None:
     server = LocalServer(faults=["drop@start"]).start()
     client = RealtimeClient(url=server.url, reconnect=True, max_reconnect_attempts=6)
-    seen = _record(client, "rtsync.disconnected", "rtsync.close")
+    seen = record(client, "rtsync.disconnected", "rtsync.close")
     client.on("rtsync.disconnected", lambda ev: server.stop())
     try:
         client.connect()
-        _eventually(lambda: client.state == "reconnecting")
+        eventually(lambda: client.state == "reconnecting")
         with pytest.raises(ClosedError, match="reconnecting"):
             client.create_item("x")
         client.close()
@@ -118,9 +103,9 @@ def test_close_while_reconnecting() -> None:
 def test_session_expiry_is_survived() -> None:
     with LocalServer(faults=["expire=300ms#1"]) as server:
         client = RealtimeClient(url=server.url, reconnect=True)
-        seen = _record(client, "error", "rtsync.disconnected", "rtsync.reconnected", "rtsync.close")
+        seen = record(client, "error", "rtsync.disconnected", "rtsync.reconnected", "rtsync.close")
         with client:
-            _eventually(lambda: any(e.type == "rtsync.reconnected" for e in seen))
+            eventually(lambda: any(e.type == "rtsync.reconnected" for e in seen))
             assert [e.type for e in seen][:3] == ["error", "rtsync.disconnected", "rtsync.reconnected"]
             assert seen[0].error.code == "session_expired"
             assert client.ask("hello", timeout=20).text == "You said: hello"
@@ -133,16 +118,16 @@ def test_renewal_before_expiry() -> None:
         probe.close()
         # ask for renewal 0.3 s after the start: make before break, no disconnect in between
         client = RealtimeClient(url=server.url, renew_before=lifetime - 0.3, replay_text_items=True)
-        seen = _record(client, "rtsync.disconnected", "rtsync.reconnected", "rtsync.close")
+        seen = record(client, "rtsync.disconnected", "rtsync.reconnected", "rtsync.close")
         with client:
             old = client.session_id
             client.update_session(instructions="Renewed sessions keep this.")
             client.ask("hello", timeout=20)
-            _eventually(lambda: any(e.type == "rtsync.reconnected" for e in seen))
+            eventually(lambda: any(e.type == "rtsync.reconnected" for e in seen))
             rec = seen[0]
             assert rec.reason == "renewed" and rec.previous_session_id == old != rec.session_id
             assert rec.replayed_items == 2
-            _eventually(lambda: client.session.instructions == "Renewed sessions keep this.")
+            eventually(lambda: client.session.instructions == "Renewed sessions keep this.")
             # every new session has the same lifetime, so renewals go on; none is a disconnect
         kinds = [e.type for e in seen]
         assert set(kinds[:-1]) == {"rtsync.reconnected"} and kinds[-1] == "rtsync.close"
@@ -155,7 +140,7 @@ def test_asks_go_on_across_renewals() -> None:
         lifetime = probe.session.expires_at - time.time()
         probe.close()
         client = RealtimeClient(url=server.url, renew_before=lifetime - 0.3)
-        renewed = _record(client, "rtsync.reconnected")
+        renewed = record(client, "rtsync.reconnected")
         with client:
             end = time.monotonic() + 2.5
             n = 0
