@@ -109,6 +109,7 @@ makes the run exit with status 1.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import importlib
 import json
 import os
@@ -168,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--strict", action="store_true", help="exit with status 1 when a target is missed")
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     args = ap.parse_args(argv)
+    faulthandler.enable()  # a crash in a C library (PortAudio, ALSA) still names the Python line
 
     _discover()
     selected = sorted(BENCHMARKS.values(), key=lambda b: (b.order, b.name))

@@ -288,9 +288,13 @@ def _retained_blocks(seconds: float) -> tuple[int, int, int]:
         snap2 = tracemalloc.take_snapshot().filter_traces(flt)
         c2 = mic.blocks + spk.played_frames_device // BLOCK
     finally:
-        tracemalloc.stop()
+        # Streams first: PortAudio's callback threads are foreign to Python, and each callback's
+        # PyGILState_Ensure allocates a thread state through tracemalloc's raw-domain hook. On
+        # CPython 3.11, tracemalloc.stop() while such an allocation is in flight dereferences the
+        # freed traceback buffer (a segfault seen once in three runs), so no callback may run then.
         spk.close()
         mic.close()
+        tracemalloc.stop()
 
     def in_callback(tb: Any) -> bool:
         for fr in tb:
