@@ -251,7 +251,9 @@ class Recorder:
     def received(self, event: Any) -> None:
         """Record a delivered event (server event or rtsync local event).
 
-        Called on: the dispatcher thread, in delivery order.
+        Called on: the dispatcher thread, in delivery order. ``rtsync.close`` is the last event a
+        client delivers, so recording it also closes the files; this covers ``client.close()``
+        called from a callback, which cannot wait for the dispatcher to finish.
         """
         if self._closed:
             return
@@ -266,6 +268,8 @@ class Recorder:
             data = {"type": str(getattr(event, "type", "?")), "unrecordable": redact(repr(event))[:200]}
         self._note_formats(data, "recv")
         self._write("recv", data)
+        if data.get("type") == "rtsync.close":  # the client's last event: nothing follows it
+            self.close()
 
     def close(self) -> None:
         """Flush and close the files. Idempotent; safe from any thread."""

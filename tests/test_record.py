@@ -335,6 +335,30 @@ def recorded(tmp_path: Path) -> dict[str, Any]:
     return {"path": path, "events": counter.events, **out}
 
 
+def test_close_from_a_callback_closes_the_recording(tmp_path: Path) -> None:
+    """client.close() inside a callback cannot join the dispatcher; the recording still ends whole."""
+    from rtsync import RealtimeClient
+    from rtsync.server import LocalServer
+
+    path = tmp_path / "cb.jsonl"
+    closed = threading.Event()
+    with LocalServer() as server:
+        client = RealtimeClient(url=server.url, record=path)
+        client.on("response.done", lambda ev: client.close())
+        client.on("rtsync.close", lambda ev: closed.set())
+        client.connect()
+        client.create_item("hello")
+        client.create_response()
+        assert closed.wait(20)
+        recorder = client._recorder
+        assert recorder is not None and recorder.closed  # internal hooks run before the callbacks
+        lines = lines_of(path)
+        assert lines[-1]["event"]["type"] == "rtsync.close"
+        assert lines[-1]["event"]["initiated_by_client"] is True
+        assert "response.done" in [x["event"]["type"] for x in lines[1:]]
+        client.close()
+
+
 def test_client_records_every_event(recorded: dict[str, Any]) -> None:
     path: Path = recorded["path"]
     loaded = load_recording(path)
