@@ -561,8 +561,7 @@ class Microphone(_Stream):
                 self._input_overflows += 1
                 lost = True
             if in_data is not None:
-                samples = np.frombuffer(in_data, dtype=np.int16)  # a view of PortAudio's bytes
-                dropped = frame_count - self._ring.write(samples)
+                dropped = frame_count - self._ring.write_bytes(in_data)
                 if dropped > 0:
                     self._overrun_samples += dropped
                     lost = True
@@ -818,6 +817,7 @@ class Speaker(_Stream):
         self._prebuffer = min(max(0, round(device_rate * self._prebuffer_ms / 1000.0)), self._ring.capacity)
         # Preallocated callback memory: the block plus the look-ahead, silence, the fade ramp.
         self._buf: NDArray[np.int16] = np.zeros(n + self._lookahead, dtype=np.int16)
+        self._buf_bytes = self._buf.data.cast("B")  # the steady-state copies go through bytes
         self._silence: NDArray[np.int16] = np.zeros(n, dtype=np.int16)
         self._iota: NDArray[np.float32] = np.arange(1, self._lookahead + 1, dtype=np.float32)
         self._fade: NDArray[np.float32] = np.zeros(self._lookahead, dtype=np.float32)
@@ -862,8 +862,10 @@ class Speaker(_Stream):
                 self._callback_errors += 1
                 return (bytes(2 * n), _PA_CONTINUE)
             carry = self._carry
+            raw = self._buf_bytes
             if carry and self._carry_at:
-                buf[:carry] = buf[self._carry_at : self._carry_at + carry]
+                at = 2 * self._carry_at
+                raw[: 2 * carry] = raw[at : at + 2 * carry]
                 self._carry_at = 0
 
             req = self._interrupt_req
@@ -888,7 +890,7 @@ class Speaker(_Stream):
                     return self._silence_result if self._return_array else (self._silence.tobytes(), _PA_CONTINUE)
                 self._state = _PLAYING
 
-            got = ring.readinto(buf[carry : n + self._lookahead])
+            got = ring.readinto_bytes(raw[2 * carry : 2 * (n + self._lookahead)])
             valid = carry + got
             if valid >= n:
                 self._carry = valid - n

@@ -111,6 +111,21 @@ def test_other_dtypes_and_bytes() -> None:
     assert np.frombuffer(raw, dtype="<i2").tolist() == [1, -2, 300]
 
 
+def test_byte_paths_take_whole_samples_into_any_writable_buffer() -> None:
+    rb = RingBuffer(8)
+    assert rb.write_bytes(b"\x01\x00\x02") == 1  # the odd byte is not half a sample
+    assert rb.write(memoryview(np.array([3, 4], dtype=np.int16))) == 2  # a non-byte memoryview
+    out = np.zeros(5, dtype=np.int16)
+    assert rb.readinto_bytes(memoryview(out)[1:4]) == 3  # an int16 view of an array, sliced
+    assert out.tolist() == [0, 1, 3, 4, 0]
+    rb.write(np.arange(7, dtype=np.int16))
+    rb.flush()
+    rb.write(np.array([9], dtype=np.int16))
+    raw = bytearray(4)
+    assert rb.readinto_bytes(raw) == 1  # the flush is honoured on the byte path too
+    assert np.frombuffer(raw, dtype=np.int16).tolist() == [9, 0]
+
+
 def test_skip_discards_the_oldest() -> None:
     rb = RingBuffer(8)
     rb.write(np.arange(6, dtype=np.int16))
@@ -172,6 +187,8 @@ _ops = st.lists(
         st.tuples(st.just("read"), st.integers(0, 40)),
         st.tuples(st.just("skip"), st.integers(0, 40)),
         st.tuples(st.just("flush"), st.just(0)),
+        st.tuples(st.just("write_bytes"), st.integers(0, 40)),
+        st.tuples(st.just("read_bytes"), st.integers(0, 40)),
     ),
     max_size=60,
 )
@@ -196,6 +213,18 @@ def test_matches_a_list_model(capacity: int, ops: list[tuple[str, int]]) -> None
             n = rb.readinto(out)
             assert n == min(k, len(model))
             assert out[:n].tolist() == model[:n]
+            del model[:n]
+        elif op == "write_bytes":  # PortAudio's bytes, plus a stray partial sample
+            n = rb.write_bytes(np.arange(counter, counter + k, dtype=np.int64).tobytes() + b"\x01\x02")
+            assert n == min(k, rb.capacity - len(model))
+            model.extend(range(counter, counter + n))
+            counter += k
+        elif op == "read_bytes":
+            raw = bytearray(8 * k + 3)
+            n = rb.readinto_bytes(memoryview(raw))
+            assert n == min(k, len(model))
+            assert np.frombuffer(raw[: 8 * n], dtype=np.int64).tolist() == model[:n]
+            assert raw[8 * n :] == bytes(len(raw) - 8 * n)  # the rest left as it was
             del model[:n]
         elif op == "skip":
             n = rb.skip(k)
