@@ -20,6 +20,7 @@ import json
 import os
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
@@ -234,14 +235,25 @@ class _Aborted(Exception):
 class _Out:
     """The reader's queue when reconnection/renewal is on: decides what a close means."""
 
-    __slots__ = ("_client", "_gen", "_put")
+    __slots__ = ("_client", "_gen", "_held", "_put")
 
-    def __init__(self, client: RealtimeClient, gen: int) -> None:
+    def __init__(self, client: RealtimeClient, gen: int, hold: bool = False) -> None:
         self._client = client
         self._gen = gen
         self._put = client._queue.put
+        #: batches kept back until :meth:`release` (a new connection's session.created must not
+        #: reach the dispatcher, and reset the conversation, before the switch to it)
+        self._held: list[list[Event]] | None = [] if hold else None
+
+    def release(self) -> None:
+        held, self._held = self._held, None
+        for batch in held or ():
+            self.put(batch)
 
     def put(self, batch: list[Event]) -> None:
+        if self._held is not None:
+            self._held.append(batch)
+            return
         last = batch[-1] if batch else None
         if last.__class__ is CloseEvent:
             action = self._client._transport_ended(self._gen, last)  # type: ignore[arg-type]
@@ -292,6 +304,15 @@ class _ResponseGate:
     @property
     def queued(self) -> int:
         return len(self._queue)
+
+    @property
+    def lock(self) -> threading.Lock:
+        """Held while a create is sent, so a connection switch under it never splits one."""
+        return self._lock
+
+    def quiet_locked(self) -> bool:
+        """No response running, none requested, none queued (call with :attr:`lock` held)."""
+        return not self.busy and not self._queue
 
     def _next_locked(self) -> None:
         self.busy = False
@@ -390,7 +411,11 @@ class RealtimeClient:
             unknown model or ``beta_api_shape_disabled`` are never retried.
         renew_before: open a fresh session this many seconds before the current one's
             ``expires_at`` (make before break: the old connection closes once the new one is
-            configured), then deliver ``rtsync.reconnected`` with ``reason="renewed"``.
+            configured), then deliver ``rtsync.reconnected`` with ``reason="renewed"``. The
+            switch waits for a quiet point, for at most ``renew_before / 2`` seconds: responses
+            running or queued and tool calls under way finish in the old session, and
+            :meth:`ask`/:meth:`create_response` from other threads wait until the switch, so a
+            ``response.create`` never lands in a session that lacks the message it answers.
         replay_text_items: on reconnect/renewal, re-create the conversation's text messages
             (user, assistant and system text, and assistant audio transcripts as text) in the new
             session, so the model keeps the context.
@@ -486,6 +511,10 @@ class RealtimeClient:
         self._gen = 0  # which transport is current (an older one's close is not the end)
         self._fatal = False  # a fatal server error was seen: never reconnect
         self._stop = threading.Event()  # set by close(): stop reconnecting / renewing
+        # Held by a renewal while it waits for the old session to go quiet, and by ask() and
+        # create_response() around what they send: a message and the response.create that
+        # answers it always reach the same session.
+        self._switch_lock = threading.Lock()
         self._disconnect_seen = threading.Event()
         self._helper: threading.Thread | None = None  # rtsync-reconnect / rtsync-renew
         self._record_path = record
@@ -650,8 +679,9 @@ class RealtimeClient:
             first = parse_event(first.wire, found)  # for self.session
         return first
 
-    def _new_transport(self, gen: int) -> Transport:
-        out: Any = self._queue if not (self._reconnect or self._renew_before is not None) else _Out(self, gen)
+    def _new_transport(self, gen: int, out: Any = None) -> Transport:
+        if out is None:
+            out = self._queue if not (self._reconnect or self._renew_before is not None) else _Out(self, gen)
         return Transport(self.url, self._handshake_headers(), out,
                          connect_timeout=self._connect_timeout, sslopt=self._sslopt,
                          ping_interval=self._ping[0], ping_timeout=self._ping[1], dialect=self.dialect)
@@ -706,30 +736,46 @@ class RealtimeClient:
                                     error=None if by_client else error, initiated_by_client=by_client)])
 
     def _switch_to_new_session(self, why: str, attempt: int) -> None:
-        """Open a new connection, make it current, configure it, announce it (helper thread)."""
-        items = self._text_items() if self._replay_text else []
+        """Open a new connection, make it current, configure it, announce it (helper thread).
+
+        A renewal switches at a quiet point: it blocks new ``ask()``/``create_response()`` calls
+        (``_switch_lock``) and waits, for at most half of ``renew_before``, until the responses
+        and tool calls already under way have finished on the old session. A response.create
+        queued there then never moves to a session that lacks the items it answers.
+        """
         gen = self._gen + 1
-        transport = self._new_transport(gen)
+        out = _Out(self, gen, hold=True)
+        transport = self._new_transport(gen, out)
         first = transport.connect()
-        with self._state_lock:
-            if self._stop.is_set():
-                transport.close(1000, "", timeout=1.0)
-                raise _Aborted()
-            old, old_session = self._transport, self.session_id
-            self._gen, self._transport = gen, transport
-            session = getattr(first, "session", None)
-            if isinstance(session, Session):
-                self.session = session
-                self.session_id = session.id if isinstance(session.id, str) else None
-            self._state = State.OPEN
+        renewing = why == "renewed"
+        gate, quiet = self._gate, True
+        with self._switch_lock:
+            if renewing:
+                quiet = self._wait_until_quiet(time.monotonic() + (self._renew_before or 0.0) / 2)
+            with gate.lock:  # no response.create is half sent while the transports swap
+                items = self._text_items() if self._replay_text else []
+                with self._state_lock:
+                    if self._stop.is_set():
+                        transport.close(1000, "", timeout=1.0)
+                        raise _Aborted()
+                    old, old_session = self._transport, self.session_id
+                    self._gen, self._transport = gen, transport
+                    session = getattr(first, "session", None)
+                    if isinstance(session, Session):
+                        self.session = session
+                        self.session_id = session.id if isinstance(session.id, str) else None
+                    self._state = State.OPEN
+        out.release()
         transport.start_reader()
-        if why == "renewed" and old is not None:
-            # a response requested on the old connection just before the switch finishes there
-            # (its events still arrive through the old reader) before that connection closes
-            waited, gate = 0.0, self._gate
-            target = gate.finished + 1  # the response running at the switch, if any
-            while gate.busy and gate.finished < target and waited < 30.0 and not self._stop.wait(0.02):
-                waited += 0.02
+        if renewing and old is not None:
+            if not quiet:
+                logger.warning("rtsync: renewing while a response is still running; requests queued behind it "
+                               "go to the new session")
+                # the response running at the switch finishes on the old connection (its events
+                # still arrive through the old reader) before that connection closes
+                waited, target = 0.0, gate.finished + 1
+                while gate.busy and gate.finished < target and waited < 30.0 and not self._stop.wait(0.02):
+                    waited += 0.02
             old.close(1000, "session renewed", timeout=2.0)
         if self._session_config:
             self.update_session(dict(self._session_config))
@@ -742,6 +788,16 @@ class RealtimeClient:
         self._queue.put([ReconnectedEvent(reason=why, attempts=attempt, session_id=self.session_id,
                                           previous_session_id=old_session, replayed_items=len(items))])
         self._schedule_renewal()
+
+    def _wait_until_quiet(self, deadline: float) -> bool:
+        """Renewal helper: wait until no response or tool call is under way; False at the deadline."""
+        gate, runner = self._gate, self._tool_runner
+        while True:
+            with gate.lock:
+                if gate.quiet_locked() and (runner is None or runner.pending == 0):
+                    return True
+            if time.monotonic() >= deadline or self._stop.wait(0.005):
+                return False
 
     def _text_items(self) -> list[tuple[str, str]]:
         out = []
@@ -760,8 +816,6 @@ class RealtimeClient:
         if not isinstance(expires, (int, float)) or expires <= 0:
             logger.info("rtsync: the session has no expires_at; it will not be renewed")
             return
-        import time
-
         delay = max(0.0, expires - self._renew_before - time.time())
         self._start_helper("rtsync-renew", self._renew_after, delay)
 
@@ -1000,7 +1054,7 @@ class RealtimeClient:
             self._tool_runner = ToolRunner(
                 self.tools,
                 lambda call_id, output: self.create_item(Item.function_output(call_id, output)),
-                self.create_response,
+                self._create_follow_up,
                 registered_only=True,
             )
         if self._state is State.OPEN:
@@ -1156,8 +1210,17 @@ class RealtimeClient:
             base.update(_plain(params))
             obj = ResponseCreateParams.from_dict(base)
         ev = ce.ResponseCreate(response=obj if obj is not None else UNSET, event_id=self.new_event_id())
-        self._submit_response(ev)
+        if self._on_dispatcher_thread():  # a callback must not wait for a renewal that waits for it
+            self._submit_response(ev)
+        else:
+            with self._switch_lock:
+                self._submit_response(ev)
         return str(ev.event_id)
+
+    def _create_follow_up(self) -> None:
+        """The tool runner's ``response.create`` after a response's function outputs: it must not
+        wait for a renewal, which itself waits for the tool calls under way."""
+        self._submit_response(ce.ResponseCreate(event_id=self.new_event_id()))
 
     def _submit_response(self, ev: ce.ResponseCreate) -> bool:
         """Send ``ev`` now or after the active response; returns whether it went through the gate."""
@@ -1263,9 +1326,10 @@ class RealtimeClient:
         collector.dispatcher = d
         d.add_hook(collector)
         try:
-            self.send(item_ev)
-            collector.armed = True
-            self._submit_response(resp_ev)
+            with self._switch_lock:  # the message and its response.create reach the same session
+                self.send(item_ev)
+                collector.armed = True
+                self._submit_response(resp_ev)
             if not collector.done.wait(timeout):
                 raise WaitTimeout(f"no response.done within {timeout:g} s")
         finally:

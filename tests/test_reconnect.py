@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -148,3 +150,62 @@ def test_asks_go_on_across_renewals() -> None:
                 n += 1
                 assert client.ask(f"turn {n} of many", timeout=20).text == f"You said: turn {n} of many"
             assert renewed and not client.response_active
+
+
+def test_an_ask_queued_at_a_renewal_is_answered_where_its_message_went() -> None:
+    """ask() sends its message, and its response.create waits behind a running response; the
+    renewal must not move that create to a new session that never saw the message."""
+    with LocalServer(text_delay=0.03) as server:
+        probe = RealtimeClient(url=server.url).connect()
+        lifetime = probe.session.expires_at - time.time()
+        probe.close()
+        # expires_at is whole seconds: the renewal falls 0 to 1.3 s after connecting, while the
+        # first reply (100 words at 30 ms) is still streaming
+        client = RealtimeClient(url=server.url, renew_before=lifetime - 0.3)
+        renewed = record(client, "rtsync.reconnected")
+        long_text = " ".join(f"w{i}" for i in range(100))
+        with client:
+            replies: list[Any] = []
+            first = threading.Thread(target=lambda: replies.append(client.ask(long_text, timeout=30)))
+            first.start()
+            started_in = client.session_id
+            due = client.session.expires_at - (lifetime - 0.3)  # wall-clock time of the renewal
+            eventually(lambda: client.active_response_id is not None)
+            second = client.ask("the second question", timeout=30)
+            first.join(30)
+            assert due < time.time() - 1.0, "the renewal must fall due while the first reply streams"
+            assert replies and replies[0].text == f"You said: {long_text}"
+            assert second.text == "You said: the second question"
+            eventually(lambda: renewed)  # after the queued ask was answered, at the quiet point
+            assert renewed[0].reason == "renewed" and renewed[0].previous_session_id == started_in
+            assert client.ask("and a third", timeout=30).text == "You said: and a third"
+
+
+def test_a_tool_call_running_at_a_renewal_is_followed_up_in_its_own_session() -> None:
+    """The follow-up response.create comes after the tool's output: both stay on the session
+    that made the call, and the renewal waits for them."""
+    with LocalServer() as server:
+        probe = RealtimeClient(url=server.url).connect()
+        lifetime = probe.session.expires_at - time.time()
+        probe.close()
+        client = RealtimeClient(url=server.url, renew_before=lifetime - 0.3)
+        renewed = record(client, "rtsync.reconnected")
+        done = record(client, "response.done")
+        with client:
+            started_in = client.session_id
+            due = client.session.expires_at - (lifetime - 0.3)
+
+            @client.tool
+            def slow_lookup(word: str) -> str:
+                """Look a word up, slowly: until after the renewal falls due."""
+                time.sleep(max(0.0, due - time.time()) + 0.3)
+                return word.upper()
+
+            client.update_session(modalities=["text"])
+            reply = client.ask('slow_lookup {"word": "renewal"}', timeout=20)
+            assert [c.name for c in reply.function_calls] == ["slow_lookup"]
+            eventually(lambda: len(done) == 2 and renewed, timeout=20)
+            follow = done[1].response
+            text = "".join(p.text or "" for it in follow.output for p in (it.content or []))
+            assert text == "Tool slow_lookup returned: RENEWAL"
+            assert renewed[0].previous_session_id == started_in
