@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import rtsync
 import rtsync.events
 
@@ -76,23 +78,30 @@ def test_cli_help():
     assert "serve" in out.stdout and "chat" in out.stdout
 
 
-def test_serve_cli_serves_until_interrupted():
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_serve_cli_serves_until_interrupted(signame: str) -> None:
     import re
     import signal
 
     from rtsync import RealtimeClient
 
+    def as_from_a_terminal() -> None:
+        # A background job of a non-interactive shell (CI runners, `cmd &`) starts with SIGINT
+        # ignored, and Python then keeps it ignored; Ctrl-C at a terminal finds the default.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
     env = dict(os.environ)
     proc = subprocess.Popen([sys.executable, "-m", "rtsync", "serve", "--port", "0", "--voice", "tone"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
+                            preexec_fn=as_from_a_terminal)
     try:
         line = proc.stdout.readline()
         m = re.search(r"(ws://127\.0\.0\.1:\d+/v1/realtime)", line)
         assert m, line
         with RealtimeClient(url=m.group(1)) as c:
             assert c.ask("over the wire").text == "You said: over the wire"
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(10) == 0
+        proc.send_signal(getattr(signal, signame))
+        assert proc.wait(10) == 0  # a clean stop, not death by the signal
     finally:
         if proc.poll() is None:
             proc.kill()

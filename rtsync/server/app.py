@@ -44,6 +44,7 @@ import hmac
 import itertools
 import json
 import logging
+import signal
 import socket
 import threading
 import time
@@ -500,8 +501,15 @@ def serve(host: str = "127.0.0.1", port: int = 8765, **opts: Any) -> None:
 
 
 def run_until_interrupted(server: LocalServer) -> None:
-    """Block until Ctrl-C (``KeyboardInterrupt``), then stop ``server`` (a started server)."""
+    """Block until Ctrl-C (``KeyboardInterrupt``) or SIGTERM, then stop ``server`` (a started server).
+
+    SIGTERM (``kill``, a service manager) gets the same clean stop as Ctrl-C when this runs on
+    the main thread; the previous SIGTERM handler is restored afterwards.
+    """
     stop = threading.Event()
+    previous: Any = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     try:
         while not stop.wait(0.5):
             pass
@@ -509,3 +517,5 @@ def run_until_interrupted(server: LocalServer) -> None:
         pass
     finally:
         server.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
