@@ -1326,11 +1326,19 @@ class RealtimeClient:
         collector.dispatcher = d
         d.add_hook(collector)
         try:
-            with self._switch_lock:  # the message and its response.create reach the same session
+            # the message and its response.create reach the same session (a renewal holds this
+            # lock while the old session finishes what it has; the wait counts against timeout)
+            started = time.monotonic()
+            if not self._switch_lock.acquire(timeout=-1 if timeout is None else timeout):
+                raise WaitTimeout(f"a session renewal did not finish within {timeout:g} s")
+            try:
                 self.send(item_ev)
                 collector.armed = True
                 self._submit_response(resp_ev)
-            if not collector.done.wait(timeout):
+            finally:
+                self._switch_lock.release()
+            remaining = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
+            if not collector.done.wait(remaining):
                 raise WaitTimeout(f"no response.done within {timeout:g} s")
         finally:
             d.remove_hook(collector)

@@ -209,3 +209,15 @@ def test_a_tool_call_running_at_a_renewal_is_followed_up_in_its_own_session() ->
             text = "".join(p.text or "" for it in follow.output for p in (it.content or []))
             assert text == "Tool slow_lookup returned: RENEWAL"
             assert renewed[0].previous_session_id == started_in
+
+
+def test_ask_timeout_covers_the_wait_for_a_renewal() -> None:
+    from rtsync.errors import WaitTimeout
+
+    with LocalServer() as server, RealtimeClient(url=server.url, renew_before=1.0) as client:
+        with client._switch_lock:  # what a renewal holds while the old session finishes
+            started = time.monotonic()
+            with pytest.raises(WaitTimeout, match="renewal"):
+                client.ask("hello", timeout=0.3)
+            assert time.monotonic() - started < 2.0
+        assert client.ask("hello", timeout=20).text == "You said: hello"
