@@ -221,3 +221,20 @@ def test_ask_timeout_covers_the_wait_for_a_renewal() -> None:
                 client.ask("hello", timeout=0.3)
             assert time.monotonic() - started < 2.0
         assert client.ask("hello", timeout=20).text == "You said: hello"
+
+
+def test_renewal_beats_the_announced_expiry() -> None:
+    """The expire fault announces its end in session.created's expires_at; renew_before acts on
+    it, so each session is replaced before the server ends it, and nothing is ever lost."""
+    with LocalServer(faults=["expire=3s"]) as server:
+        client = RealtimeClient(url=server.url, renew_before=1.5)
+        seen = record(client, "error", "rtsync.disconnected", "rtsync.reconnected", "rtsync.close")
+        with client:
+            created = time.time()
+            expires = client.session.expires_at
+            assert created + 1.9 <= expires <= created + 3.0  # 3 s from now, rounded down to seconds
+            eventually(lambda: sum(e.type == "rtsync.reconnected" for e in seen) >= 2, timeout=15)
+            assert client.ask("still here", timeout=20).text == "You said: still here"
+        kinds = [e.type for e in seen]
+        assert "error" not in kinds and "rtsync.disconnected" not in kinds, kinds
+        assert kinds[-1] == "rtsync.close" and all(e.reason == "renewed" for e in seen[:-1])

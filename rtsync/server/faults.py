@@ -65,7 +65,9 @@ The mini-language
                        "message": "Your session hit the maximum duration of 30 seconds.",
                        "param": null, "event_id": null}}
 
-        then a close frame with code 1000 and reason ``session expired``.
+        then a close frame with code 1000 and reason ``session expired``. The connection's
+        ``session.created`` announces it: its ``expires_at`` becomes the expiry, in whole
+        seconds rounded down (never later than the real end), so a client's renewal can act on it.
 
     An event-triggered fault fires on the thread that sent the triggering event, right after
     it, so nothing else can come between them. A fault that ends the connection (``drop``,
@@ -404,6 +406,9 @@ class FaultInjector:
         self.silent = False
         self.ended = False
         self.slow_read: tuple[float, int] | None = None
+        # seconds after session.created at which an expire fault ends this connection
+        self._expires_in = min((f.delay or 0.0 for f in faults if f.kind == "expire" and f.delay is not None),
+                               default=None)
         if any(f.kind in ("silent", "slow-read") for f in faults):
             connection.socket = _FaultSocket(connection.socket, self)
 
@@ -416,6 +421,8 @@ class FaultInjector:
         """
         if self.ended or self.silent:
             raise _Stop("the connection was ended by an injected fault")
+        if self._expires_in is not None:
+            text = self._announce_expiry(text)
         self._conn.send(text)
         if not self._pending:
             return
@@ -454,6 +461,22 @@ class FaultInjector:
             timer.join()
 
     # -- internals -------------------------------------------------------------------------------
+    def _announce_expiry(self, text: str) -> str:
+        """``session.created`` (the first event) with the expire fault's time as ``expires_at``."""
+        seconds = self._expires_in
+        self._expires_in = None  # only the first event is looked at
+        if seconds is None:
+            return text
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            return text
+        session = obj.get("session") if isinstance(obj, dict) and obj.get("type") == "session.created" else None
+        if not isinstance(session, dict):
+            return text
+        session["expires_at"] = int(time.time() + seconds)
+        return json.dumps(obj)
+
     def _run_timer(self) -> None:
         t0 = time.monotonic()
         for fault in self._timed:
