@@ -43,7 +43,7 @@ from rtsync.errors import (
 from rtsync.events import client as ce
 from rtsync.events import server as se
 from rtsync.events._base import UNSET, Event
-from rtsync.events.codec import dump_value, parse_event
+from rtsync.events.codec import dump_value, parse_event, warm_loaders
 from rtsync.events.local import CloseEvent, DisconnectedEvent, ReconnectedEvent
 from rtsync.events.models import Item, Response, ResponseCreateParams, Session, Tool, Usage
 from rtsync.transport import Transport, build_url
@@ -621,6 +621,7 @@ class RealtimeClient:
                     f"cannot connect a client that is {self._state.value}; create a new RealtimeClient"
                 )
             self._state = State.CONNECTING
+        warm_loaders()  # no event waits for its class's loader to be compiled on the reader thread
         transport = self._new_transport(0)
         try:
             try:

@@ -557,3 +557,20 @@ def test_lazily_loaded_ga_names_match_the_module() -> None:
     assert events._GA_NAMES == frozenset(ga.__all__)
     for name in ga.__all__:
         assert getattr(events, name) is getattr(ga, name)
+
+
+def test_connect_compiles_every_loader_before_the_first_event() -> None:
+    """In a fresh interpreter: before connect() no loader is compiled (import stays light);
+    after it, every event type's loader is, so no event waits for a compile on the reader."""
+    code = """if True:
+        from rtsync import RealtimeClient
+        from rtsync.events import codec
+        from rtsync.server import LocalServer
+        classes = set(codec.event_types().values())
+        before = set(codec._LOADERS) | set(codec._TYPE_LOADERS.values())
+        with LocalServer() as server, RealtimeClient(url=server.url) as client:
+            missing = classes - set(codec._LOADERS)
+        print(len(before), len(missing))
+    """
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["0", "0"], out.stdout + out.stderr
