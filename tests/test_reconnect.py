@@ -14,6 +14,12 @@ from rtsync.server import LocalServer
 from tests.helpers import eventually, record
 
 
+def session_lifetime(server: LocalServer) -> float:
+    """Seconds from now to the ``expires_at`` of a fresh session on ``server`` (one probe connection)."""
+    with RealtimeClient(url=server.url) as probe:
+        return float(probe.session.expires_at - time.time())
+
+
 def test_drop_mid_response_reconnects_and_reapplies_config() -> None:
     with LocalServer(text_delay=0.02, faults=["drop@response.text.delta:2#1"]) as server:
         client = RealtimeClient(url=server.url, reconnect=True, replay_text_items=True)
@@ -115,9 +121,7 @@ def test_session_expiry_is_survived() -> None:
 
 def test_renewal_before_expiry() -> None:
     with LocalServer() as server:
-        probe = RealtimeClient(url=server.url).connect()
-        lifetime = probe.session.expires_at - time.time()
-        probe.close()
+        lifetime = session_lifetime(server)
         # ask for renewal 0.3 s after the start: make before break, no disconnect in between
         client = RealtimeClient(url=server.url, renew_before=lifetime - 0.3, replay_text_items=True)
         seen = record(client, "rtsync.disconnected", "rtsync.reconnected", "rtsync.close")
@@ -138,9 +142,7 @@ def test_renewal_before_expiry() -> None:
 
 def test_asks_go_on_across_renewals() -> None:
     with LocalServer(text_delay=0.01) as server:
-        probe = RealtimeClient(url=server.url).connect()
-        lifetime = probe.session.expires_at - time.time()
-        probe.close()
+        lifetime = session_lifetime(server)
         client = RealtimeClient(url=server.url, renew_before=lifetime - 0.3)
         renewed = record(client, "rtsync.reconnected")
         with client:
@@ -156,9 +158,7 @@ def test_an_ask_queued_at_a_renewal_is_answered_where_its_message_went() -> None
     """ask() sends its message, and its response.create waits behind a running response; the
     renewal must not move that create to a new session that never saw the message."""
     with LocalServer(text_delay=0.03) as server:
-        probe = RealtimeClient(url=server.url).connect()
-        lifetime = probe.session.expires_at - time.time()
-        probe.close()
+        lifetime = session_lifetime(server)
         # expires_at is whole seconds: the renewal falls 0 to 1.3 s after connecting, while the
         # first reply (100 words at 30 ms) is still streaming
         client = RealtimeClient(url=server.url, renew_before=lifetime - 0.3)
@@ -185,9 +185,7 @@ def test_a_tool_call_running_at_a_renewal_is_followed_up_in_its_own_session() ->
     """The follow-up response.create comes after the tool's output: both stay on the session
     that made the call, and the renewal waits for them."""
     with LocalServer() as server:
-        probe = RealtimeClient(url=server.url).connect()
-        lifetime = probe.session.expires_at - time.time()
-        probe.close()
+        lifetime = session_lifetime(server)
         client = RealtimeClient(url=server.url, renew_before=lifetime - 0.3)
         renewed = record(client, "rtsync.reconnected")
         done = record(client, "response.done")
