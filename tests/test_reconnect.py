@@ -236,3 +236,33 @@ def test_renewal_beats_the_announced_expiry() -> None:
         kinds = [e.type for e in seen]
         assert "error" not in kinds and "rtsync.disconnected" not in kinds, kinds
         assert kinds[-1] == "rtsync.close" and all(e.reason == "renewed" for e in seen[:-1])
+
+
+def test_close_while_a_renewal_waits_for_a_quiet_point() -> None:
+    """The renewal holds new requests while a long reply streams; close() ends both at once."""
+    with LocalServer(text_delay=0.05) as server:
+        lifetime = session_lifetime(server)
+        client = RealtimeClient(url=server.url, renew_before=lifetime - 0.3)
+        closes = record(client, "rtsync.close")
+        client.connect()
+        client.create_item(" ".join(f"w{i}" for i in range(200)))  # a 10 s reply
+        client.create_response()
+        eventually(lambda: any(t.name == "rtsync-renew" and t.is_alive() for t in threading.enumerate())
+                   and client._switch_lock.locked(), timeout=5)
+        blocked: list[BaseException] = []
+
+        def ask_now() -> None:
+            try:
+                client.ask("behind the renewal", timeout=30)
+            except BaseException as exc:
+                blocked.append(exc)
+
+        asker = threading.Thread(target=ask_now)
+        asker.start()
+        started = time.monotonic()
+        client.close()
+        asker.join(5)
+        assert time.monotonic() - started < 5 and not asker.is_alive()
+        assert len(blocked) == 1 and isinstance(blocked[0], ClosedError)
+        assert len(closes) == 1 and closes[0].initiated_by_client
+        assert not [t.name for t in threading.enumerate() if t.name.startswith("rtsync-renew") and t.is_alive()]
