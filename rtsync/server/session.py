@@ -68,8 +68,7 @@ CLIENT_EVENT_TYPES = (
     "output_audio_buffer.clear",
 )
 
-_AUDIO_FORMATS = ("pcm16", "g711_ulaw", "g711_alaw")
-_BYTES_PER_MS = {"pcm16": 48, "g711_ulaw": 8, "g711_alaw": 8}
+_AUDIO_FORMATS = tuple(FORMAT_RATES)  # pcm16, g711_ulaw, g711_alaw
 _MAX_APPEND_BYTES = 15 * 1024 * 1024
 _MIN_COMMIT_MS = 100.0
 _MAX_IDLE_BUFFER_MS = 60_000.0  # with server VAD on and nobody speaking, older audio is dropped
@@ -919,7 +918,7 @@ class RealtimeSession:
     # -- input audio buffer ---------------------------------------------------------------------
 
     def _bytes_per_ms(self) -> int:
-        return _BYTES_PER_MS.get(str(self.session["input_audio_format"]), 48)
+        return bytes_per_ms(str(self.session["input_audio_format"]))  # validated on session.update
 
     def _on_audio_append(self, event: dict[str, Any]) -> None:
         if "audio" not in event:
