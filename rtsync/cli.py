@@ -103,9 +103,10 @@ def _print_event_line(ev: Any) -> None:
     print(_event_line(ev), file=sys.stderr, flush=True)
 
 
-def _cmd_chat(args: argparse.Namespace) -> int:
+def _client_for(args: argparse.Namespace, doing: str) -> tuple[Any, Any]:
+    """The client of ``chat``/``voice``: ``--url``, OpenAI with a key, or else a local server
+    started in-process (returned too, for the caller to stop; ``None`` otherwise)."""
     from rtsync.client import RealtimeClient
-    from rtsync.errors import RealtimeError
 
     server = None
     url = args.url
@@ -114,14 +115,21 @@ def _cmd_chat(args: argparse.Namespace) -> int:
 
         server = LocalServer().start()
         url = server.url
-        print(f"No OPENAI_API_KEY and no --url: chatting with the local server at {url}", flush=True)
-        print("(its model replies 'You said: ...'; type a message, or /quit)", flush=True)
+        print(f"No OPENAI_API_KEY and no --url: {doing} the local server at {url}", flush=True)
     client_kw: dict[str, Any] = {"model": args.model}
     if args.record:
         client_kw["record"] = args.record
     if url is not None:
         client_kw["url"] = url
-    client = RealtimeClient(**client_kw)
+    return server, RealtimeClient(**client_kw)
+
+
+def _cmd_chat(args: argparse.Namespace) -> int:
+    from rtsync.errors import RealtimeError
+
+    server, client = _client_for(args, "chatting with")
+    if server is not None:
+        print("(its model replies 'You said: ...'; type a message, or /quit)", flush=True)
     reply_done = threading.Event()
     if args.verbose:
         client.on("*", _print_event_line)
@@ -200,20 +208,10 @@ def _cmd_voice(args: argparse.Namespace) -> int:
     import time
 
     from rtsync._status import StatusLine, TurnTracker, render_status, snapshot
-    from rtsync.client import RealtimeClient
     from rtsync.errors import RealtimeError
     from rtsync.voice import VoiceSession
 
-    server = None
-    url = args.url
-    if url is None and not os.environ.get("OPENAI_API_KEY"):
-        from rtsync.server import LocalServer
-
-        server = LocalServer().start()
-        url = server.url
-        print(f"No OPENAI_API_KEY and no --url: talking to the local server at {url}", flush=True)
-    client = RealtimeClient(model=args.model, **({"url": url} if url else {}),
-                            **({"record": args.record} if args.record else {}))
+    server, client = _client_for(args, "talking to")
     # The live status line (level, turn state, latency, underruns) paints only on a terminal;
     # everything else is printed above it through status.println.
     tracker = TurnTracker().attach(client)
