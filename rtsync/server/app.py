@@ -405,23 +405,11 @@ class LocalServer:
         model = query.get("model", [DEFAULT_MODEL])[0]
         dialect = self._dialect_for(request, query)
         if dialect is None:
-            event = error_event(_BETA_DISABLED_MESSAGE, code="beta_api_shape_disabled")
-            try:
-                connection.send(json.dumps(event))
-                connection.close(4000, "invalid_request_error.beta_api_shape_disabled")
-            except ConnectionClosed:
-                pass
+            _refuse(connection, _BETA_DISABLED_MESSAGE, "beta_api_shape_disabled")
             return
         if not is_realtime_model(model):
-            event = error_event(
-                f"The model '{model}' does not exist or you do not have access to it.",
-                code="model_not_found",
-            )
-            try:
-                connection.send(json.dumps(event))
-                connection.close(4000, "invalid_request_error.model_not_found")
-            except ConnectionClosed:
-                pass
+            _refuse(connection, f"The model '{model}' does not exist or you do not have access to it.",
+                    "model_not_found")
             return
         faults = self._faults.attach(connection, self._track) if self._faults else None
         session = RealtimeSession(
@@ -498,6 +486,15 @@ def serve(host: str = "127.0.0.1", port: int = 8765, **opts: Any) -> None:
     server = LocalServer(host, port, **opts).start()
     print(f"rtsync local Realtime server listening on {server.url}  (Ctrl-C to stop)", flush=True)
     run_until_interrupted(server)
+
+
+def _refuse(connection: ServerConnection, message: str, code: str) -> None:
+    """End a connection the way the live service refuses one: an ``error``, then close 4000."""
+    try:
+        connection.send(json.dumps(error_event(message, code=code)))
+        connection.close(4000, f"invalid_request_error.{code}")
+    except ConnectionClosed:
+        pass
 
 
 def run_until_interrupted(server: LocalServer) -> None:
