@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -21,3 +22,34 @@ def record(client: Any, *kinds: str) -> list[Any]:
     for kind in kinds:
         client.on(kind, seen.append)
     return seen
+
+
+class JsonPeer:
+    """A raw WebSocket peer of the local server tests: JSON events out and in.
+
+    ``ws`` is any connection with ``send(text)``; subclasses define :meth:`recv` (which library,
+    which timeout, what to check on every frame).
+    """
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+
+    def send(self, event: dict[str, Any]) -> None:
+        self.ws.send(json.dumps(event))
+
+    def recv(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def expect(self, kind: str) -> dict[str, Any]:
+        event = self.recv()
+        assert event["type"] == kind, event
+        return event
+
+    def until(self, kind: str) -> list[dict[str, Any]]:
+        """Receive events up to and including the first of type ``kind``."""
+        events = []
+        while True:
+            event = self.recv()
+            events.append(event)
+            if event["type"] == kind:
+                return events

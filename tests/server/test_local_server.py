@@ -19,6 +19,7 @@ import websocket
 
 from rtsync.server import LocalServer
 from rtsync.server.session import ClientError, Conversation, _ItemInfo
+from tests.helpers import JsonPeer
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -34,33 +35,15 @@ def server(make_server: Any) -> LocalServer:
     return make_server()
 
 
-class Peer:
-    """A thin JSON wrapper around a websocket-client connection."""
+class Peer(JsonPeer):
+    """A websocket-client connection; every received event must carry a well-formed event_id."""
 
-    def __init__(self, ws: websocket.WebSocket) -> None:
-        self.ws = ws
-
-    def send(self, event: dict[str, Any]) -> None:
-        self.ws.send(json.dumps(event))
+    ws: websocket.WebSocket
 
     def recv(self) -> dict[str, Any]:
-        event = json.loads(self.ws.recv())
+        event: dict[str, Any] = json.loads(self.ws.recv())
         assert EVENT_ID.match(event["event_id"]), event
         return event
-
-    def expect(self, kind: str) -> dict[str, Any]:
-        event = self.recv()
-        assert event["type"] == kind, event
-        return event
-
-    def until(self, kind: str) -> list[dict[str, Any]]:
-        """Receive events up to and including the first of type ``kind``."""
-        events = []
-        while True:
-            event = self.recv()
-            events.append(event)
-            if event["type"] == kind:
-                return events
 
     def error(self) -> dict[str, Any]:
         return self.expect("error")["error"]

@@ -15,38 +15,23 @@ from websockets.sync.client import ClientConnection, connect
 
 from rtsync.events import UnknownEvent, parse_event
 from rtsync.server import LocalServer
+from tests.helpers import JsonPeer
 
 PCM = {"type": "audio/pcm", "rate": 24000}
 BETA_NAMES = ("response.text.", "response.audio.", "response.audio_transcript.", "conversation.item.created")
 
 
-class GaPeer:
-    """A raw GA client: JSON in, JSON out, every received frame kept."""
+class GaPeer(JsonPeer):
+    """A raw GA client (a websockets connection): every received frame kept."""
 
     def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
+        super().__init__(ws)
         self.received: list[dict[str, Any]] = []
-
-    def send(self, event: dict[str, Any]) -> None:
-        self.ws.send(json.dumps(event))
 
     def recv(self) -> dict[str, Any]:
         event: dict[str, Any] = json.loads(self.ws.recv(timeout=5))
         self.received.append(event)
         return event
-
-    def expect(self, kind: str) -> dict[str, Any]:
-        event = self.recv()
-        assert event["type"] == kind, event
-        return event
-
-    def until(self, kind: str) -> list[dict[str, Any]]:
-        events = []
-        while True:
-            event = self.recv()
-            events.append(event)
-            if event["type"] == kind:
-                return events
 
 
 @pytest.fixture
