@@ -280,8 +280,7 @@ class _ResponseGate:
         self.busy = False  # a response is running, or a create for one is in flight
         self.finished = 0  # responses of the default conversation that ended
         self.active_id: str | None = None
-        self._in_flight: str | None = None  # event_id of the create sent and not yet answered
-        self._in_flight_event: Event | None = None
+        self._in_flight: Event | None = None  # the create sent and not yet answered
         #: the event_id of the response.create that the latest response.created answered
         #: (None for a response the client did not request, e.g. server VAD's)
         self.created_for: str | None = None
@@ -293,12 +292,12 @@ class _ResponseGate:
                 logger.debug("rtsync: response.create %s queued behind response %s", ev.event_id, self.active_id)
                 return
             self.busy = True
-            self._in_flight, self._in_flight_event = ev.event_id, ev
+            self._in_flight = ev
             try:
                 self._send(ev)
             except BaseException:
                 self.busy = False
-                self._in_flight = self._in_flight_event = None
+                self._in_flight = None
                 raise
 
     @property
@@ -314,13 +313,17 @@ class _ResponseGate:
         """No response running, none requested, none queued (call with :attr:`lock` held)."""
         return not self.busy and not self._queue
 
+    def _in_flight_id(self) -> str | None:
+        ev = self._in_flight
+        return None if ev is None else ev.event_id  # type: ignore[no-any-return]
+
     def _next_locked(self) -> None:
         self.busy = False
-        self._in_flight = self._in_flight_event = None
+        self._in_flight = None
         while self._queue:
             ev = self._queue.popleft()
             self.busy = True
-            self._in_flight, self._in_flight_event = ev.event_id, ev
+            self._in_flight = ev
             try:
                 self._send(ev)
                 return
@@ -329,7 +332,7 @@ class _ResponseGate:
             except Exception:
                 logger.warning("rtsync: sending a queued response.create failed", exc_info=True)
             self.busy = False
-            self._in_flight = self._in_flight_event = None
+            self._in_flight = None
 
     def on_event(self, ev: Event) -> None:
         t = ev.type
@@ -339,8 +342,8 @@ class _ResponseGate:
                 return  # out of band: runs beside the default conversation
             with self._lock:
                 self.busy = True
-                self.created_for = self._in_flight
-                self._in_flight = self._in_flight_event = None
+                self.created_for = self._in_flight_id()
+                self._in_flight = None
                 rid = getattr(resp, "id", None)
                 self.active_id = rid if isinstance(rid, str) else None
         elif t == "response.done":
@@ -356,14 +359,14 @@ class _ResponseGate:
             info = getattr(ev, "error", None)
             eid = getattr(info, "event_id", None)
             with self._lock:
-                if eid is None or eid != self._in_flight:
+                if eid is None or eid != self._in_flight_id():
                     return
                 if getattr(info, "code", None) == "conversation_already_has_active_response":
                     # a response we did not ask for (server VAD) won the race: ours is sent
                     # again (same event_id) after that response's response.done
-                    if self._in_flight_event is not None:
-                        self._queue.appendleft(self._in_flight_event)
-                    self._in_flight = self._in_flight_event = None
+                    if self._in_flight is not None:
+                        self._queue.appendleft(self._in_flight)
+                    self._in_flight = None
                     self.busy = True
                     logger.debug("rtsync: response.create %s deferred behind an active response", eid)
                     return
@@ -373,7 +376,7 @@ class _ResponseGate:
                 self._queue.clear()
                 self.busy = False
                 self.active_id = None
-                self._in_flight = self._in_flight_event = None
+                self._in_flight = None
 
 
 class RealtimeClient:
