@@ -652,7 +652,3 @@ def _close_payload(data: bytes) -> tuple[int, str]:
     return 1005, ""
 
 
-def _text(data: Any) -> Any:
-    if isinstance(data, (bytes, bytearray)):
-        return data.decode("utf-8", "replace")
-    return data

@@ -76,7 +76,6 @@ class EnergyVad:
         self._pending: NDArray[np.int16] = np.zeros(0, dtype=np.int16)
         self._rate = 0
         self._silence_ms = 0
-        self._speech_start_ms = 0.0
 
     @property
     def appended_ms(self) -> float:
@@ -123,7 +122,6 @@ class EnergyVad:
                 if speech:
                     self.speaking = True
                     self._silence_ms = 0
-                    self._speech_start_ms = start
                     event = VadEvent("started", max(0, round(start - max(0, prefix_padding_ms))))
             elif speech:
                 self._silence_ms = 0
