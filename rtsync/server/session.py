@@ -11,17 +11,19 @@ Errors in client events never end the session: they are reported as ``error`` ev
 §5.8 shape) and the session goes on. A bug in the server itself is logged and reported as a
 ``server_error``.
 
-The session dispatches each client event type to the part of the server that owns it:
+The session keeps the table of handlers, one per client event type, and each handler lives
+with the part of the server that owns its state:
 
-========================================  =====================================================
-``session.update``                        here (checks: :mod:`rtsync.server.validation`)
-``input_audio_buffer.*``                  :mod:`rtsync.server.input_audio` (buffer, VAD)
-``conversation.item.*``                   :mod:`rtsync.server.items` (:mod:`rtsync.server.store`)
-``response.create`` / ``.cancel``         :mod:`rtsync.server.responses`
-                                          (streaming: :mod:`rtsync.server.streaming`)
-``transcription_session.update``,         refused here with an explanation
-``output_audio_buffer.clear``
-========================================  =====================================================
+* ``session.update``: here, checked by :mod:`rtsync.server.validation` (which also holds
+  :class:`ClientError` and :func:`error_event`);
+* ``input_audio_buffer.*``: :mod:`rtsync.server.input_audio` (the buffer, server VAD, input
+  transcription);
+* ``conversation.item.*``: :mod:`rtsync.server.items`, on the item store of
+  :mod:`rtsync.server.store`;
+* ``response.create``, ``response.cancel``: :mod:`rtsync.server.responses`, streamed by
+  :mod:`rtsync.server.streaming` with the scripted model of :mod:`rtsync.server.model`;
+* ``transcription_session.update``, ``output_audio_buffer.clear``: refused here, with an
+  explanation.
 
 The session state speaks the beta vocabulary. In GA mode the session is also the boundary:
 incoming events are checked (:mod:`rtsync.server.ga_checks`) and translated to beta in

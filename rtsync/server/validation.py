@@ -1,7 +1,8 @@
 """Checks of client input for the local server: every shape error becomes a :class:`ClientError`.
 
-A handler checks the whole client event here before it changes any state, so that a refused
-event changes nothing. The session turns a :class:`ClientError` into an ``error`` event
+A handler checks the shape of its client event here before it changes any state (checks
+against the state, such as an unknown item id, stay with the handler), so that a refused event
+changes nothing. The session turns a :class:`ClientError` into an ``error`` event
 (:func:`error_event`, REFERENCE §5.8 shape) with the real service's codes and messages where
 they are known.
 
@@ -125,7 +126,6 @@ class ClientError(Exception):
         self.type = type
 
 
-
 def error_event(
     message: str,
     *,
@@ -159,8 +159,8 @@ def error_event(
     }
 
 
-
 def kind_of(value: Any) -> str:
+    """How an error message names the JSON type of ``value`` (``"a string"``, ``"null"``...)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -179,6 +179,7 @@ def kind_of(value: Any) -> str:
 
 
 def type_error(param: str, expected: str, value: Any) -> ClientError:
+    """The ``invalid_type`` error for ``param``, which should be ``expected``."""
     return ClientError(
         f"Invalid type for '{param}': expected {expected}, but got {kind_of(value)} instead.",
         code="invalid_type",
@@ -187,16 +188,19 @@ def type_error(param: str, expected: str, value: Any) -> ClientError:
 
 
 def missing(param: str) -> ClientError:
+    """The ``missing_required_parameter`` error for ``param``."""
     return ClientError(
         f"Missing required parameter: '{param}'.", code="missing_required_parameter", param=param
     )
 
 
 def unknown(param: str) -> ClientError:
+    """The ``unknown_parameter`` error for ``param``."""
     return ClientError(f"Unknown parameter: '{param}'.", code="unknown_parameter", param=param)
 
 
 def quote_list(values: tuple[str, ...] | list[str]) -> str:
+    """``'a'``, ``'a' and 'b'`` or ``'a', 'b', and 'c'``, as the service lists supported values."""
     quoted = [f"'{v}'" for v in values]
     if len(quoted) == 1:
         return quoted[0]
@@ -206,6 +210,7 @@ def quote_list(values: tuple[str, ...] | list[str]) -> str:
 
 
 def bad_value(param: str, value: Any, supported: tuple[str, ...] | list[str]) -> ClientError:
+    """The ``invalid_value`` error for ``param``, listing the ``supported`` values."""
     return ClientError(
         f"Invalid value: '{value}'. Supported values are: {quote_list(supported)}.",
         code="invalid_value",
@@ -218,6 +223,7 @@ def _is_number(value: Any) -> bool:
 
 
 def check_str(param: str, value: Any) -> str:
+    """Return ``value`` if it is a string; raise the ``invalid_type`` error for ``param`` if not."""
     if not isinstance(value, str):
         raise type_error(param, "a string", value)
     return value
