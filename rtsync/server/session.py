@@ -111,8 +111,8 @@ class RealtimeSession:
             for beta shapes the GA service refuses (:func:`rtsync.server.ga_checks.check_ga_client_event`)
             and translated to beta (:func:`rtsync.events.dialect.client_from_ga`), and every
             outgoing event is translated to GA (:func:`rtsync.events.dialect.server_to_ga_events`)
-            at the two boundaries :meth:`handle_text` and :meth:`_send_event`; the session state
-            itself stays beta.
+            at the two boundaries (:meth:`handle_text` in, the one place where events are sent
+            out); the session state itself stays beta.
 
     Attributes:
         session: the session settings, in beta shape (what ``session.created``/``.updated`` send).

@@ -5,8 +5,8 @@ own thread and sends, output by output, ``response.output_item.added`` (with the
 ``conversation.item.created`` when the response is in the conversation), content parts and
 their deltas (text; audio interleaved with transcript words; function call arguments),
 ``response.output_item.done`` and at last ``response.done`` with usage. Every event is sent
-under the session lock, checking the run's ``cancel`` first, so that a cancelled response
-stops between two events.
+under the session lock; each delta only if the run's ``cancel`` is not set, so that a cancelled
+response stops between two deltas and still closes its parts, items and itself.
 """
 
 from __future__ import annotations
