@@ -1,5 +1,6 @@
-"""The public surface: every public module's ``__all__`` against what the module exports, and the
-exception tree drawn in ``rtsync.errors``' docstring against the classes defined there.
+"""The public surface: every public module's ``__all__`` against what the module exports, the
+exception tree drawn in ``rtsync.errors``' docstring against the classes defined there, and no
+private attribute in the examples, the README or a public docstring.
 
 The modules are found on disk (``rtsync`` and every module or package below it whose dotted name
 has no part starting with ``_``), so a module added or split into a package is checked without
@@ -22,12 +23,14 @@ The rule, for a module ``M`` with ``__all__``:
   re-export from elsewhere, a constant such as ``UNSET``, a lazy name, or a dunder such as
   ``__version__``.
 
-:data:`PENDING` lists the exports still missing from an ``__all__`` in the current tree; the test
-fails when an entry no longer applies, so the list only shrinks.
+:data:`PENDING` lists the exports still missing from an ``__all__`` in the current tree, and
+:data:`PENDING_PRIVATE_USE` the private attributes still named in public docstrings; the tests
+fail when an entry no longer applies, so the lists only shrink.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import pkgutil
@@ -228,3 +231,58 @@ def test_every_exception_is_exported_from_rtsync() -> None:
     assert set(classes) == set(rtsync.errors.__all__)
     for name, cls in classes.items():
         assert getattr(rtsync, name) is cls
+
+
+# -- no private attribute in the examples, the README and the public docstrings -------------------
+
+#: ``obj._name`` (not ``self._name`` / ``cls._name``, an object's own helpers) and a Sphinx role
+#: naming a private target (``:meth:`_send`, ``:func:`rtsync._log.redact```).
+PRIVATE_USE = re.compile(r"\b(?!self\.|cls\.)\w+\._[a-zA-Z]\w*|:\w+:`~?(?:[\w.]*\.)?_[a-zA-Z]\w*")
+
+#: Uses of a private attribute still in a public docstring today, as (file, text); each is to be
+#: replaced by the public path by whoever next changes that file.
+PENDING_PRIVATE_USE: set[tuple[str, str]] = {
+    ("rtsync/conversation.py", "client._dispatcher"),
+    ("rtsync/server/session.py", ":meth:`_send_event"),
+}
+
+
+def _public_docstrings() -> list[tuple[str, str]]:
+    """(file, docstring) of every public module, class, function and method of rtsync."""
+    found = []
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        relative = path.relative_to(PACKAGE_DIR.parent).as_posix()
+        if any(part.startswith("_") and part != "__init__.py" for part in path.relative_to(PACKAGE_DIR).parts):
+            continue  # a private module documents its internals
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Module) or (
+                isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                and not (node.name.startswith("_") and not node.name.endswith("__"))
+            ):
+                doc = ast.get_docstring(node, clean=False)
+                if doc:
+                    found.append((relative, doc))
+    return found
+
+
+def _private_uses() -> set[tuple[str, str]]:
+    root = PACKAGE_DIR.parent
+    examples = sorted(root.glob("examples/*.py"))
+    texts = [(p.relative_to(root).as_posix(), p.read_text(encoding="utf-8")) for p in examples]
+    texts.append(("README.md", (root / "README.md").read_text(encoding="utf-8")))
+    texts += _public_docstrings()
+    return {(name, match.group(0)) for name, text in texts for match in PRIVATE_USE.finditer(text)}
+
+
+def test_no_example_readme_or_public_docstring_uses_a_private_attribute() -> None:
+    uses = _private_uses()
+    assert uses - PENDING_PRIVATE_USE == set(), "use the public path instead"
+    assert PENDING_PRIVATE_USE - uses == set(), "fixed: remove these from PENDING_PRIVATE_USE"
+
+
+def test_the_private_use_pattern() -> None:
+    hits = [m.group(0) for m in PRIVATE_USE.finditer(
+        "client._dispatcher rtsync._status self._x cls._y :func:`rtsync._log.redact` :meth:`_send` "
+        ":meth:`send` client.conversation obj.__dict__ :class:`~rtsync.client.Reply`"
+    )]
+    assert hits == ["client._dispatcher", "rtsync._status", ":func:`rtsync._log", ":meth:`_send"]
