@@ -6,20 +6,19 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-RUFF   := $(PY) -m ruff check --line-length 120 --target-version py310 \
-          --select E,F,W,I,B,UP,RUF --ignore RUF001,RUF002,RUF003,B008,UP007,UP035,E731
 
-.PHONY: help demo chat test lint bench fuzz soak stress docs sysdeps venv clean
+.PHONY: help demo chat test test-fast lint bench fuzz soak stress docs sysdeps venv clean
 
 help:
-	@echo "make demo   - a scripted conversation with the local Realtime server (no API key)"
-	@echo "make test   - the test suite"
-	@echo "make lint   - ruff and mypy"
-	@echo "make chat   - an interactive text chat with the local server"
-	@echo "make fuzz   - property tests of the parser, dispatcher and reader (10,000 examples each)"
-	@echo "make soak   - 60 simulated minutes of audio both ways; memory and threads must stay flat"
-	@echo "make stress - the thread-safety tests with many more operations per thread"
-	@echo "make docs   - the API reference from the docstrings (pdoc) into docs/api"
+	@echo "make demo      - a scripted conversation with the local Realtime server (no API key)"
+	@echo "make test      - the whole test suite (what CI runs)"
+	@echo "make test-fast - the suite without wheel builds, soak, Tk, real-time audio and slow tests (under a minute)"
+	@echo "make lint      - ruff and mypy (settings in pyproject.toml)"
+	@echo "make chat      - an interactive text chat with the local server"
+	@echo "make fuzz      - property tests of the parser, dispatcher and reader (10,000 examples each)"
+	@echo "make soak      - 60 simulated minutes of audio both ways; memory and threads must stay flat"
+	@echo "make stress    - the thread-safety tests with many more operations per thread"
+	@echo "make docs      - the API reference from the docstrings (pdoc) into docs/api"
 
 # Debian packages: installed only where missing.
 sysdeps:
@@ -35,7 +34,7 @@ sysdeps:
 	  else echo "please install:$$missing" >&2; exit 1; fi; \
 	fi
 
-$(STAMP): setup.cfg setup.py
+$(STAMP): pyproject.toml setup.cfg setup.py
 	@$(MAKE) --no-print-directory sysdeps
 	$(SUDO) sh tests/audio/vaudio.sh packages
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
@@ -58,8 +57,14 @@ test: $(STAMP)
 	-VAUDIO_DIR=$(VAUDIO_DIR) sh tests/audio/vaudio.sh
 	ALSA_CONFIG_PATH=$${ALSA_CONFIG_PATH:-$(VAUDIO_DIR)/asound.conf} $(PY) -m pytest
 
+# The markers are applied in tests/conftest.py and described in pyproject.toml.
+FAST_MARKERS ?= not (slow or soak or wheel or tk or audio)
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "$(FAST_MARKERS)"
+
 lint: $(STAMP)
-	$(RUFF) rtsync tests examples benchmarks
+	$(PY) -m ruff check rtsync tests examples benchmarks
 	$(PY) -m mypy rtsync
 
 bench: $(STAMP)

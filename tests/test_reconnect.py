@@ -140,6 +140,7 @@ def test_renewal_before_expiry() -> None:
         assert all(e.reason == "renewed" for e in seen[:-1])
 
 
+@pytest.mark.slow
 def test_asks_go_on_across_renewals() -> None:
     with LocalServer(text_delay=0.01) as server:
         lifetime = session_lifetime(server)
@@ -154,6 +155,7 @@ def test_asks_go_on_across_renewals() -> None:
             assert renewed and not client.response_active
 
 
+@pytest.mark.slow
 def test_an_ask_queued_at_a_renewal_is_answered_where_its_message_went() -> None:
     """ask() sends its message, and its response.create waits behind a running response; the
     renewal must not move that create to a new session that never saw the message."""
