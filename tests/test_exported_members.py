@@ -243,7 +243,6 @@ PRIVATE_USE = re.compile(r"\b(?!self\.|cls\.)\w+\._[a-zA-Z]\w*|:\w+:`~?(?:[\w.]*
 #: replaced by the public path by whoever next changes that file.
 PENDING_PRIVATE_USE: set[tuple[str, str]] = {
     ("rtsync/conversation.py", "client._dispatcher"),
-    ("rtsync/server/session.py", ":meth:`_send_event"),
 }
 
 
