@@ -247,10 +247,11 @@ def _run_bare_pair(seconds: float, cap: int) -> tuple[Any, Any]:
 
 def _callback_lines() -> list[tuple[str, int, int]]:
     """(file, first line, last line) of the code that runs inside the rtsync callbacks."""
-    from rtsync.audio import devices, ringbuffer
+    from rtsync.audio import devices, playout, ringbuffer
 
     spans = []
-    for fn in (devices.Speaker._callback, devices.Speaker._fade_out, devices.Microphone._callback):
+    for fn in (devices.Speaker._callback, playout.Playout.fill, playout.Playout._fade_out,
+               devices.Microphone._callback):
         lines, first = inspect.getsourcelines(fn)
         spans.append((os.path.realpath(inspect.getsourcefile(fn) or ""), first, first + len(lines)))
     spans.append((os.path.realpath(ringbuffer.__file__), 1, 10**9))
