@@ -166,7 +166,7 @@ def _open_timed(cls: type, timer: _Timer, **kwargs: Any) -> Any:
     """A Microphone/Speaker whose stream calls ``timer``'s shim around the real bound callback.
 
     ``_open`` passes ``self._callback`` to PortAudio, so an instance attribute set before
-    ``__init__`` runs is what the stream calls; devices.py itself is untouched.
+    ``__init__`` runs is what the stream calls; rtsync.audio itself is untouched.
     """
     obj = cls.__new__(cls)
     obj._callback = timer.wrap(cls._callback.__get__(obj, cls))
