@@ -132,7 +132,7 @@ class Speaker(_Stream):
             lookahead=max(0, round(device_rate * self._max_fade_ms / 1000.0)),
         )
         self._playout = playout
-        self._fill = playout.fill  # bound once: the callback calls it every block
+        self._playout_fill = playout.fill  # bound once: the callback calls it every block
         # Preallocated return values of the callback: the two arrays fill() hands out.
         self._buf = playout.buffer
         self._result = (self._buf, _PA_CONTINUE)
@@ -157,7 +157,7 @@ class Speaker(_Stream):
             if frame_count > self._device_block:  # never happens with a fixed frames_per_buffer
                 self._callback_errors += 1
                 return (bytes(2 * frame_count), _PA_CONTINUE)
-            out = self._fill(frame_count)  # never raises
+            out = self._playout_fill(frame_count)  # never raises
             if self._return_array:
                 return self._result if out is self._buf else self._silence_result
             return (out[:frame_count].tobytes(), _PA_CONTINUE)

@@ -72,6 +72,11 @@ class _Stream:
             self._pa = None
             _terminate(pa)
             raise
+        if self._device_rate != self._rate:  # logged here, not while stderr is silenced
+            logger.info(
+                "%s device %r opened at %d Hz; converting to and from %d Hz",
+                "output" if self._output else "input", self._info.name, self._device_rate, self._rate,
+            )
 
     # -- opening
 
@@ -120,10 +125,6 @@ class _Stream:
             except Exception as exc:
                 errors.append(f"{r} Hz: {exc}")
                 continue
-            if r != self._rate:
-                logger.info(
-                    "%s device %r opened at %d Hz; converting to and from %d Hz", kind, self._info.name, r, self._rate
-                )
             return
         tried = "; ".join(errors)
         raise AudioError(
