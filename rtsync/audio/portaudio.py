@@ -101,13 +101,39 @@ def _quiet_end() -> None:
             os.close(saved)
     try:
         capture.seek(0)
-        text = capture.read(64 * 1024).decode("utf-8", "replace").strip()
+        data = capture.read()
     except OSError:
-        text = ""
+        data = b""
     finally:
         capture.close()
-    if text:
-        logger.debug("PortAudio's libraries wrote to stderr:\n%s", text)
+    noise: list[str] = []
+    other: list[bytes] = []
+    for line in data.splitlines(keepends=True):
+        text = line.decode("utf-8", "replace").rstrip()
+        if _is_library_noise(text):
+            if text:
+                noise.append(text)
+        else:
+            other.append(line)
+    if noise:
+        logger.debug("PortAudio's libraries wrote to stderr:\n%s", "\n".join(noise))
+    if other:  # written meanwhile by something else (another thread's traceback, say): pass it on
+        with contextlib.suppress(OSError):
+            os.write(2, b"".join(other))
+
+
+_NOISE_PREFIXES = ("ALSA lib ", "Cannot connect to server", "Expression '", "bt_audio_service_open")
+_NOISE_WORDS = ("jack", "pa_linux_alsa", "src/hostapi/", "paalsa", "pulseaudio: unable to connect")
+
+
+def _is_library_noise(line: str) -> bool:
+    """True for what ALSA, JACK, PulseAudio's plugin and PortAudio print while probing."""
+    if not line.strip():
+        return True
+    if line.startswith(_NOISE_PREFIXES):
+        return True
+    lower = line.lower()
+    return any(word in lower for word in _NOISE_WORDS)
 
 
 @contextlib.contextmanager
@@ -116,10 +142,11 @@ def _quiet_c_stderr() -> Iterator[None]:
 
     fd 2 is pointed at a temporary file on entry and restored on exit, even when the block
     raises; exceptions pass through unchanged. Sections may nest and overlap across threads:
-    the first one in redirects, the last one out restores (a lock guards the switch). What was
-    captured is logged at DEBUG level on the ``rtsync`` logger. While a section is open,
-    output that other threads write to fd 2 is captured too, so sections are kept short: only
-    PortAudio's initialisation, device probes, stream opening and termination.
+    the first one in redirects, the last one out restores (a lock guards the switch). Of what
+    was captured, the libraries' messages (ALSA, JACK, PortAudio) are logged at DEBUG level on
+    the ``rtsync`` logger, and every other line (another thread's output, a traceback) is
+    written to the real stderr once it is restored, a little late but not lost. Sections are
+    kept short: only PortAudio's initialisation, device probes, stream opening and termination.
     If fd 2 cannot be redirected, the block runs with stderr untouched.
     """
     if not _quiet_begin():

@@ -141,7 +141,12 @@ def test_quiet_sections_overlapping_in_threads_restore_stderr_once(capfd: pytest
             os.write(2, b"ALSA lib from a thread\n")
             leave.wait(5)
 
-    threads = [threading.Thread(target=section) for _ in range(3)]
+    def bystander() -> None:  # a thread that is not probing devices: its output is kept
+        inside.wait(5)
+        os.write(2, b"Traceback (most recent call last):\n  ValueError: from another thread\n")
+        leave.wait(5)
+
+    threads = [threading.Thread(target=section) for _ in range(2)] + [threading.Thread(target=bystander)]
     for t in threads:
         t.start()
     inside.wait(5)
@@ -149,4 +154,21 @@ def test_quiet_sections_overlapping_in_threads_restore_stderr_once(capfd: pytest
     for t in threads:
         t.join(5)
     os.write(2, b"visible\n")
-    assert capfd.readouterr().err == "visible\n"
+    assert capfd.readouterr().err == "Traceback (most recent call last):\n  ValueError: from another thread\nvisible\n"
+
+
+def test_what_the_libraries_print_is_recognised_as_noise() -> None:
+    from rtsync.audio.portaudio import _is_library_noise
+
+    for line in (
+        "ALSA lib pcm.c:2666:(snd_pcm_open_noupdate) Unknown PCM cards.pcm.rear",
+        "Cannot connect to server socket err = No such file or directory",
+        "Cannot connect to server request channel",
+        "jack server is not running or cannot be started",
+        "JackShmReadWritePtr::~JackShmReadWritePtr - Init not done for -1, skipping unlock",
+        "Expression 'ret' failed in 'src/hostapi/alsa/pa_linux_alsa.c', line: 1736",
+        "",
+    ):
+        assert _is_library_noise(line), line
+    for line in ("Traceback (most recent call last):", "ValueError: bad value", "voice: no microphone"):
+        assert not _is_library_noise(line), line
