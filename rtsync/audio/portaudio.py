@@ -8,10 +8,15 @@ PortAudio probes every device when a ``PyAudio`` instance is created. On Linux t
 libraries behind it (ALSA, JACK, PulseAudio's ALSA plugin) print what they find on the
 process's standard error (file descriptor 2): a machine without a sound card gets about a
 hundred lines of "ALSA lib ..." and "jack server is not running" before rtsync's own
-message. rtsync silences that output while PortAudio initialises, probes, opens a stream and
-terminates (see :func:`_quiet_c_stderr`); what the libraries printed goes to the ``rtsync``
-logger at DEBUG level instead. Real failures still raise :class:`~rtsync.errors.AudioError`
-with PortAudio's own error text.
+message. rtsync points file descriptor 2 at a temporary file while PortAudio initialises,
+probes, opens a stream and terminates, and restores it afterwards: the libraries' messages go
+to the ``rtsync`` logger at DEBUG level instead, and anything else written meanwhile (by
+another thread, say) is passed on to stderr. Real failures still raise
+:class:`~rtsync.errors.AudioError` with PortAudio's own error text.
+
+A limitation: PortAudio 19.6 (Debian 12's) stops the process with a failed assertion when
+the ALSA configuration defines no PCM device at all (an empty ``ALSA_CONFIG_PATH`` file);
+while its stderr is silenced, that assertion's text is not shown.
 
 Device selection (used by :class:`~rtsync.audio.Microphone` and
 :class:`~rtsync.audio.Speaker`): ``device=None`` picks PortAudio's default device for the
