@@ -307,10 +307,6 @@ class RealtimeSession:
         beta = dialect.client_from_ga(data)
         if beta is data:
             return text
-        session = beta.get("session")
-        if beta.get("type") == "session.update" and isinstance(session, dict):
-            # GA-only settings (truncation, reasoning, ...) are accepted and not emulated.
-            beta["session"] = {k: v for k, v in session.items() if k not in dialect.GA_ONLY_SESSION_FIELDS}
         return json.dumps(beta, ensure_ascii=False)
 
     # -- output (the GA boundary out) -----------------------------------------------------------
@@ -347,7 +343,9 @@ class RealtimeSession:
     # -- session settings --------------------------------------------------------------------------------
 
     def _on_session_update(self, event: dict[str, Any]) -> None:
-        valid = check_session_update(event)
+        with self._lock:
+            current = dict(self.session)
+        valid = check_session_update(event, ga=self._ga, current=current)
         with self._lock:
             self.session.update(valid)
             self._input_audio.settings_changed()
