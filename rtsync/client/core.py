@@ -1,385 +1,57 @@
-"""``RealtimeClient``: the synchronous, threaded facade over one Realtime session.
+"""The facade: :class:`RealtimeClient` (connect/close, callbacks, senders, ``wait_for``, ``ask``).
 
-Threads (per client):
-
-* ``rtsync-reader`` receives frames, parses them into events and queues them in batches; it
-  never runs user code;
-* ``rtsync-dispatch`` runs every callback, in arrival order, one at a time (unless
-  ``dispatch="pump"``: then a GUI loop calls :meth:`RealtimeClient.dispatch_pending` and the
-  callbacks run on that loop's thread).
-
-``send`` and the typed senders may be called from any thread, callbacks included.
+What it keeps lives beside it: replies (:mod:`rtsync.client.replies`), the response queue
+(:mod:`rtsync.client.responses`), reconnection (:mod:`rtsync.client.reconnect`), the endpoint
+(:mod:`rtsync.client.endpoint`). See :mod:`rtsync.client` for the threads.
 """
 
 from __future__ import annotations
 
 import base64
-import enum
 import itertools
 import json
 import os
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
 
-import attrs
-
 from rtsync._log import logger, redact, register_secret
+from rtsync.client.endpoint import (
+    DEFAULT_MODEL,
+    DEFAULT_URL,
+    DIALECTS,
+    azure_endpoint,
+    choose_dialect,
+    client_to_ga,
+    handshake_headers,
+    reparse,
+    session_dialect,
+)
+from rtsync.client.reconnect import FATAL_ERROR_CODES, Out, ReconnectMixin, ReconnectPolicy, resolve_policy
+from rtsync.client.replies import BENIGN_ERROR_CODES, Reply, ReplyCollector, reply_from
+from rtsync.client.responses import ResponseGate
+from rtsync.client.state import State
 from rtsync.conversation import Conversation
 from rtsync.dispatch import HandlerRegistry, PumpDispatcher, ThreadDispatcher, Waiter, event_key
-from rtsync.errors import (
-    AuthenticationError,
-    BetaShapeDisabledError,
-    ClosedError,
-    ModelNotFoundError,
-    RealtimeError,
-    ResponseFailed,
-    ServerError,
-    WaitTimeout,
-)
+from rtsync.errors import BetaShapeDisabledError, ClosedError, WaitTimeout
 from rtsync.events import client as ce
-from rtsync.events import server as se
 from rtsync.events._base import UNSET, Event
-from rtsync.events.codec import dump_value, parse_event, warm_loaders
-from rtsync.events.local import CloseEvent, DisconnectedEvent, ReconnectedEvent
-from rtsync.events.models import Item, Response, ResponseCreateParams, Session, Tool, Usage
+from rtsync.events.codec import dump_value, warm_loaders
+from rtsync.events.local import CloseEvent
+from rtsync.events.models import Item, ResponseCreateParams, Session, Tool
 from rtsync.transport import Transport, build_url
-
-__all__ = ["DEFAULT_MODEL", "DEFAULT_URL", "FunctionCall", "RealtimeClient", "Reply", "choose_dialect"]
-
-DEFAULT_MODEL = "gpt-realtime"
-DIALECTS = ("auto", "beta", "ga")
-_BETA_MODEL_PREFIXES = ("gpt-4o-realtime-preview", "gpt-4o-mini-realtime-preview")
-
-
-def choose_dialect(model: str | None, url: str) -> str:
-    """What ``dialect="auto"`` picks: ``"beta"`` for the preview model ids
-    (``gpt-4o-realtime-preview``, ``gpt-4o-mini-realtime-preview`` and their dated versions) and
-    for Azure's older ``/openai/realtime?api-version=...`` URL; ``"ga"`` otherwise."""
-    from urllib.parse import parse_qs, urlsplit
-
-    parts = urlsplit(url)
-    query = parse_qs(parts.query)
-    if parts.path.rstrip("/").endswith("/openai/realtime") and "api-version" in query:
-        return "beta"
-    name = model or (query.get("model") or query.get("deployment") or [""])[0]
-    return "beta" if name.startswith(_BETA_MODEL_PREFIXES) else "ga"
-DEFAULT_URL = "wss://api.openai.com/v1/realtime"
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 if TYPE_CHECKING:
     from rtsync.tools import ToolRegistry, ToolRunner
 
+__all__ = ["RealtimeClient"]
 
-class State(enum.Enum):
-    """Lifecycle of a client: UNOPENED -> OPEN (<-> RECONNECTING) -> CLOSING -> CLOSED."""
-
-    UNOPENED = "unopened"
-    CONNECTING = "connecting"
-    OPEN = "open"
-    RECONNECTING = "reconnecting"
-    CLOSING = "closing"
-    CLOSED = "closed"
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-@attrs.define(kw_only=True)
-class FunctionCall:
-    """A function call the model made in a response.
-
-    Attributes:
-        name: the tool name.
-        call_id: the id to answer with a ``function_call_output`` item.
-        arguments: the arguments as JSON text, exactly as the model wrote them.
-        item_id: the conversation item holding the call.
-    """
-
-    name: str
-    call_id: str
-    arguments: str
-    item_id: str = ""
-
-    def parsed_arguments(self) -> Any:
-        """The arguments decoded from JSON (raises ``ValueError`` when they are not valid JSON)."""
-        return json.loads(self.arguments) if self.arguments else {}
-
-
-@attrs.define(kw_only=True)
-class Reply:
-    """What :meth:`RealtimeClient.ask` returns: one finished response, gathered.
-
-    Attributes:
-        text: the text output (concatenated ``response.text.delta``).
-        transcript: the transcript of the audio output.
-        audio: the audio output as pcm16 samples (int16 numpy array; empty if none).
-        function_calls: the function calls in the response, in output order.
-        usage: token usage from ``response.done``.
-        status: ``completed``, ``cancelled``, ``incomplete`` or ``failed``.
-        response: the wire ``Response`` object of ``response.done``.
-        response_id: the response id.
-        item_ids: the ids of the output items.
-    """
-
-    text: str = ""
-    transcript: str = ""
-    audio: Any = None
-    function_calls: list[FunctionCall] = attrs.field(factory=list)
-    usage: Usage | None = None
-    status: str = ""
-    response: Response | None = None
-    response_id: str = ""
-    item_ids: list[str] = attrs.field(factory=list)
-
-    def __str__(self) -> str:
-        return self.text or self.transcript
-
-
-class _ReplyCollector:
-    """Gathers one response on the dispatcher thread (an internal hook)."""
-
-    def __init__(self, request_ids: set[str], create_id: str | None = None,
-                 gate: _ResponseGate | None = None) -> None:
-        self.request_ids = request_ids
-        self.create_id = create_id  # the response.create this reply answers (gated)
-        self.gate = gate
-        self.dispatcher: Any = None
-        self.seq = 0  # delivery number of the response.done
-        self.response_id: str | None = None
-        self.text: list[str] = []
-        self.transcript: list[str] = []
-        self.audio: list[str] = []
-        self.done = threading.Event()
-        self.error: BaseException | None = None
-        self.final: se.ResponseDone | None = None
-        self.armed = False
-
-    def __call__(self, ev: Event) -> None:
-        if self.done.is_set():
-            return
-        t = ev.type
-        if t == "error":
-            info = getattr(ev, "error", None)
-            eid = getattr(info, "event_id", None)
-            if eid in self.request_ids:
-                if (self.gate is not None and eid == self.create_id
-                        and getattr(info, "code", None) == "conversation_already_has_active_response"):
-                    return  # the gate sends the create again after the active response
-                self.error = _server_error(ev)
-                self.done.set()
-            return
-        if t == "rtsync.close" or t == "rtsync.disconnected":
-            reason = f": {ev.reason}" if ev.reason else ""  # type: ignore[attr-defined]
-            self.error = ClosedError(f"connection closed before the response finished (code "
-                                     f"{ev.code}{reason})", code=ev.code, reason=ev.reason)  # type: ignore[attr-defined]
-            self.done.set()
-            return
-        if not self.armed:
-            return
-        if self.response_id is None:
-            if t == "response.created" and (self.gate is None or self.gate.created_for == self.create_id):
-                self.response_id = getattr(ev.response, "id", None)  # type: ignore[attr-defined]
-            return
-        if getattr(ev, "response_id", None) == self.response_id:
-            if t == "response.text.delta":
-                self.text.append(ev.delta)  # type: ignore[attr-defined]
-            elif t == "response.audio_transcript.delta":
-                self.transcript.append(ev.delta)  # type: ignore[attr-defined]
-            elif t == "response.audio.delta":
-                self.audio.append(ev.delta)  # type: ignore[attr-defined]
-        elif t == "response.done" and getattr(ev.response, "id", None) == self.response_id:  # type: ignore[attr-defined]
-            self.final = ev  # type: ignore[assignment]
-            d = self.dispatcher
-            self.seq = d.seq + 1 if d is not None else 0  # hooks run before the count moves on
-            self.done.set()
-
-
-def _server_error(ev: Event) -> ServerError:
-    info = getattr(ev, "error", None)
-    get = (lambda k: getattr(info, k, None) or None) if info is not None else (lambda k: None)
-    return ServerError(
-        redact(get("message") or "server error"),
-        type=get("type"), code=get("code"), param=get("param"), event_id=get("event_id"), event=ev,
-    )
-
-#: Server error codes that only say "nothing to do": logged at debug level, never raised by the
-#: response bookkeeping (they are still delivered to ``error`` callbacks).
-BENIGN_ERROR_CODES = frozenset({"response_cancel_not_active", "conversation_already_has_active_response"})
-
-
-#: Server error codes after which reconnecting cannot help.
-FATAL_ERROR_CODES = frozenset({"beta_api_shape_disabled", "model_not_found", "invalid_api_key",
-                               "insufficient_quota"})
-# close codes that say the peers disagree on the protocol: reconnecting would fail the same way
-_FATAL_CLOSE_CODES = frozenset({1002, 1003, 1007, 1008, 1009, 1010})
-
-
-def _client_to_ga() -> Callable[[dict[str, Any]], dict[str, Any]]:
-    global _TO_GA
-    if _TO_GA is None:
-        from rtsync.events.dialect import client_to_ga
-
-        _TO_GA = client_to_ga
-    return _TO_GA
-
-
-_TO_GA: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # loaded with the first GA send
-
-
-class _Aborted(Exception):
-    """close() was called while a new connection was being opened."""
-
-
-class _Out:
-    """The reader's queue when reconnection/renewal is on: decides what a close means."""
-
-    __slots__ = ("_client", "_gen", "_held", "_put")
-
-    def __init__(self, client: RealtimeClient, gen: int, hold: bool = False) -> None:
-        self._client = client
-        self._gen = gen
-        self._put = client._queue.put
-        #: batches kept back until :meth:`release` (a new connection's session.created must not
-        #: reach the dispatcher, and reset the conversation, before the switch to it)
-        self._held: list[list[Event]] | None = [] if hold else None
-
-    def release(self) -> None:
-        held, self._held = self._held, None
-        for batch in held or ():
-            self.put(batch)
-
-    def put(self, batch: list[Event]) -> None:
-        if self._held is not None:
-            self._held.append(batch)
-            return
-        last = batch[-1] if batch else None
-        if last.__class__ is CloseEvent:
-            action = self._client._transport_ended(self._gen, last)  # type: ignore[arg-type]
-            if action == "retry":
-                batch[-1] = DisconnectedEvent(code=last.code, reason=last.reason, error=last.error)  # type: ignore[union-attr]
-            elif action == "swallow":
-                batch.pop()
-                if not batch:
-                    return
-        self._put(batch)
-
-
-class _ResponseGate:
-    """One response at a time in the default conversation: ``response.create`` waits its turn.
-
-    State changes come from the dispatcher thread (:meth:`on_event`); :meth:`submit` is called
-    from any thread. The lock is held while sending so that queued creates go out in order.
-    """
-
-    def __init__(self, send: Callable[[Event], str]) -> None:
-        self._send = send
-        self._lock = threading.Lock()
-        self._queue: deque[Event] = deque()
-        self.busy = False  # a response is running, or a create for one is in flight
-        self.finished = 0  # responses of the default conversation that ended
-        self.active_id: str | None = None
-        self._in_flight: Event | None = None  # the create sent and not yet answered
-        #: the event_id of the response.create that the latest response.created answered
-        #: (None for a response the client did not request, e.g. server VAD's)
-        self.created_for: str | None = None
-
-    def submit(self, ev: Event) -> None:
-        with self._lock:
-            if self.busy or self._queue:
-                self._queue.append(ev)
-                logger.debug("rtsync: response.create %s queued behind response %s", ev.event_id, self.active_id)
-                return
-            self.busy = True
-            self._in_flight = ev
-            try:
-                self._send(ev)
-            except BaseException:
-                self.busy = False
-                self._in_flight = None
-                raise
-
-    @property
-    def queued(self) -> int:
-        return len(self._queue)
-
-    @property
-    def lock(self) -> threading.Lock:
-        """Held while a create is sent, so a connection switch under it never splits one."""
-        return self._lock
-
-    def quiet_locked(self) -> bool:
-        """No response running, none requested, none queued (call with :attr:`lock` held)."""
-        return not self.busy and not self._queue
-
-    def _in_flight_id(self) -> str | None:
-        ev = self._in_flight
-        return None if ev is None else ev.event_id  # type: ignore[no-any-return]
-
-    def _next_locked(self) -> None:
-        self.busy = False
-        self._in_flight = None
-        while self._queue:
-            ev = self._queue.popleft()
-            self.busy = True
-            self._in_flight = ev
-            try:
-                self._send(ev)
-                return
-            except ClosedError:
-                self._queue.clear()
-            except Exception:
-                logger.warning("rtsync: sending a queued response.create failed", exc_info=True)
-            self.busy = False
-            self._in_flight = None
-
-    def on_event(self, ev: Event) -> None:
-        t = ev.type
-        if t == "response.created":
-            resp = getattr(ev, "response", None)
-            if getattr(resp, "conversation_id", UNSET) is None:
-                return  # out of band: runs beside the default conversation
-            with self._lock:
-                self.busy = True
-                self.created_for = self._in_flight_id()
-                self._in_flight = None
-                rid = getattr(resp, "id", None)
-                self.active_id = rid if isinstance(rid, str) else None
-        elif t == "response.done":
-            resp = getattr(ev, "response", None)
-            rid = getattr(resp, "id", None)
-            with self._lock:
-                if self.active_id is not None and rid != self.active_id:
-                    return  # another (out-of-band) response ended
-                self.finished += 1
-                self.active_id = None
-                self._next_locked()
-        elif t == "error":
-            info = getattr(ev, "error", None)
-            eid = getattr(info, "event_id", None)
-            with self._lock:
-                if eid is None or eid != self._in_flight_id():
-                    return
-                if getattr(info, "code", None) == "conversation_already_has_active_response":
-                    # a response we did not ask for (server VAD) won the race: ours is sent
-                    # again (same event_id) after that response's response.done
-                    if self._in_flight is not None:
-                        self._queue.appendleft(self._in_flight)
-                    self._in_flight = None
-                    self.busy = True
-                    logger.debug("rtsync: response.create %s deferred behind an active response", eid)
-                    return
-                self._next_locked()
-        elif t == "rtsync.close" or t == "rtsync.disconnected":
-            with self._lock:
-                self._queue.clear()
-                self.busy = False
-                self.active_id = None
-                self._in_flight = None
-
-
-class RealtimeClient:
+class RealtimeClient(ReconnectMixin):
     """A connection to a Realtime server, with callbacks.
 
     Args:
@@ -406,22 +78,15 @@ class RealtimeClient:
             about 2.9 MB, by default; the oldest items' audio goes first; ``None``: no limit).
         record: write every sent and received event to this JSON-lines file (audio beside it as
             WAV; see :mod:`rtsync.record`). The key is never written.
-        reconnect: when the connection drops (or the server closes it for a reason that is not
-            fatal), connect again with backoff (0.25 s doubling to 8 s, ``max_reconnect_attempts``
-            tries), send the session configuration (every ``session.update`` field sent so far)
-            and the tools again, and deliver ``rtsync.reconnected``. ``rtsync.disconnected``
-            comes first; ``send`` raises :class:`ClosedError` in between. A refused key, an
-            unknown model or ``beta_api_shape_disabled`` are never retried.
-        renew_before: open a fresh session this many seconds before the current one's
-            ``expires_at`` (make before break: the old connection closes once the new one is
-            configured), then deliver ``rtsync.reconnected`` with ``reason="renewed"``. The
-            switch waits for a quiet point, for at most ``renew_before / 2`` seconds: responses
-            running or queued and tool calls under way finish in the old session, and
-            :meth:`ask`/:meth:`create_response` from other threads wait until the switch, so a
-            ``response.create`` never lands in a session that lacks the message it answers.
-        replay_text_items: on reconnect/renewal, re-create the conversation's text messages
-            (user, assistant and system text, and assistant audio transcripts as text) in the new
-            session, so the model keeps the context.
+        reconnect: ``True`` (reconnect after a drop with the default :class:`ReconnectPolicy`),
+            ``False`` (the default: a drop ends the client), or a :class:`ReconnectPolicy` for
+            backoff, attempts, renewal before expiry and replay of text items. The preferred
+            spelling: ``reconnect=ReconnectPolicy(renew_before=60, replay_text_items=True)``.
+        max_reconnect_attempts: older spelling of ``ReconnectPolicy(max_attempts=...)`` (6 when
+            not given); only with ``reconnect=True``/``False``.
+        renew_before: older spelling of ``ReconnectPolicy(renew_before=...)``; with
+            ``reconnect=False`` it renews without reconnecting after drops.
+        replay_text_items: older spelling of ``ReconnectPolicy(replay_text_items=...)``.
         insecure_disable_tls_verification: turn off certificate checks (never do this against
             the real service; it is logged as a warning).
 
@@ -449,11 +114,11 @@ class RealtimeClient:
         max_audio_items: int | None = None,
         max_audio_seconds: float | None = 60.0,
         record: str | os.PathLike[str] | None = None,
-        reconnect: bool = False,
-        max_reconnect_attempts: int = 6,
-        renew_before: float | None = None,
-        replay_text_items: bool = False,
+        reconnect: bool | ReconnectPolicy = False,
         insecure_disable_tls_verification: bool = False,
+        max_reconnect_attempts: int | None = None,
+        renew_before: float | None = None,
+        replay_text_items: bool | None = None,
     ) -> None:
         if dispatch not in ("thread", "pump"):
             raise ValueError(f"dispatch must be 'thread' or 'pump', got {dispatch!r}")
@@ -486,7 +151,7 @@ class RealtimeClient:
         #: The conversation as the server holds it, built from the events (readable from any
         #: thread; see :class:`rtsync.Conversation`).
         self.conversation = Conversation(max_audio_items=max_audio_items, max_audio_seconds=max_audio_seconds)
-        self._gate = _ResponseGate(self.send)
+        self._gate = ResponseGate(self.send)
         self._tool_registry: ToolRegistry | None = None  # created by the first add_tool
         self._tool_runner: ToolRunner | None = None
         # the client's own per-type bookkeeping, run before the callbacks of each event
@@ -504,12 +169,8 @@ class RealtimeClient:
         self._hooks: list[Callable[[Event], None]] = [self._bookkeeping]
         self._ping = (ping_interval, ping_timeout)
         self._marks = threading.local()  # per thread: delivery number at the latest send/wait_for
-        if max_reconnect_attempts < 1:
-            raise ValueError("max_reconnect_attempts must be at least 1")
-        self._reconnect = reconnect
-        self._max_attempts = max_reconnect_attempts
-        self._renew_before = renew_before
-        self._replay_text = replay_text_items
+        self._policy: ReconnectPolicy | None = resolve_policy(
+            reconnect, max_reconnect_attempts, renew_before, replay_text_items)
         self._session_config: dict[str, Any] = {}  # every session.update field sent, merged
         self._gen = 0  # which transport is current (an older one's close is not the end)
         self._fatal = False  # a fatal server error was seen: never reconnect
@@ -558,24 +219,9 @@ class RealtimeClient:
             options: other :class:`RealtimeClient` keyword arguments (``dialect`` defaults to
                 ``"ga"``, or ``"beta"`` with ``api_version``).
         """
-        from urllib.parse import urlencode, urlsplit
-
-        parts = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
-        scheme = "ws" if parts.scheme in ("http", "ws") else "wss"
-        base = f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-        if api_version is None:
-            url = f"{base}/openai/v1/realtime?{urlencode({'model': deployment})}"
-            options.setdefault("dialect", "ga")
-        else:
-            url = f"{base}/openai/realtime?{urlencode({'api-version': api_version, 'deployment': deployment})}"
-            options.setdefault("dialect", "beta")
-        headers = dict(options.pop("headers", None) or {})
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        else:
-            key = api_key or os.environ.get("AZURE_OPENAI_API_KEY")
-            if key:
-                headers["api-key"] = key
+        url, dialect, az_headers = azure_endpoint(endpoint, deployment, api_key, token, api_version)
+        options.setdefault("dialect", dialect)
+        headers = {**(options.pop("headers", None) or {}), **az_headers}
         register_secret(token)
         register_secret(api_key)
         return cls(model=None, api_key="", url=url, headers=headers, **options)
@@ -587,8 +233,25 @@ class RealtimeClient:
 
     @property
     def state(self) -> str:
-        """``unopened``, ``connecting``, ``open``, ``closing`` or ``closed``."""
+        """Where the client is in its lifecycle (the value of a :class:`rtsync.client.State`):
+
+        * ``"unopened"``: created; :meth:`connect` not called yet.
+        * ``"connecting"``: :meth:`connect` is opening the WebSocket and waiting for
+          ``session.created``.
+        * ``"open"``: connected; ``send`` and the typed senders work.
+        * ``"reconnecting"``: the connection dropped and the reconnection policy is opening a
+          new one (between ``rtsync.disconnected`` and ``rtsync.reconnected``); ``send`` raises
+          :class:`~rtsync.errors.ClosedError`.
+        * ``"closing"``: :meth:`close` was called, or the connection ended and ``rtsync.close``
+          has not been delivered yet; the threads are winding down.
+        * ``"closed"``: over for good; a client is never opened twice.
+        """
         return self._state.value
+
+    @property
+    def reconnect_policy(self) -> ReconnectPolicy | None:
+        """The reconnection and renewal policy in force (``None``: neither reconnect nor renew)."""
+        return self._policy
 
     @property
     def is_open(self) -> bool:
@@ -597,11 +260,7 @@ class RealtimeClient:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def _handshake_headers(self) -> dict[str, str]:
-        h = {"OpenAI-Beta": "realtime=v1"} if self.dialect == "beta" else {}
-        if self._api_key:
-            h["Authorization"] = f"Bearer {self._api_key}"
-        h.update(self._extra_headers)
-        return h
+        return handshake_headers(self.dialect, self._api_key, self._extra_headers)
 
     def connect(self) -> RealtimeClient:
         """Open the connection; return once ``session.created`` has arrived.
@@ -670,174 +329,20 @@ class RealtimeClient:
     def _confirm_dialect(self, first: Event, transport: Transport) -> Event:
         """``dialect="auto"``: follow the shape of ``session.created`` when it disagrees with the
         guess (a GA session has a ``type`` and nested ``audio``; a beta one has neither)."""
-        raw = first.wire.get("session") if isinstance(first.wire, dict) else None
-        if not isinstance(raw, dict):
-            return first
-        ga_shape = "type" in raw and ("audio" in raw or "output_modalities" in raw)
-        beta_shape = "type" not in raw and ("modalities" in raw or "voice" in raw or "input_audio_format" in raw)
-        found = "ga" if ga_shape else "beta" if beta_shape else self.dialect
+        found = session_dialect(first, self.dialect)
         if found != self.dialect:
             logger.info("rtsync: the server's session.created is in the %s shape; speaking %s", found, found)
             self.dialect = found
             transport.dialect = found
-            first = parse_event(first.wire, found)  # for self.session
+            first = reparse(first, found)  # for self.session
         return first
 
     def _new_transport(self, gen: int, out: Any = None) -> Transport:
         if out is None:
-            out = self._queue if not (self._reconnect or self._renew_before is not None) else _Out(self, gen)
+            out = self._queue if self._policy is None else Out(self, gen)
         return Transport(self.url, self._handshake_headers(), out,
                          connect_timeout=self._connect_timeout, sslopt=self._sslopt,
                          ping_interval=self._ping[0], ping_timeout=self._ping[1], dialect=self.dialect)
-
-    # -- reconnection and renewal (opt in) ---------------------------------------------------------
-    def _transport_ended(self, gen: int, ev: CloseEvent) -> str:
-        """Reader thread of transport ``gen``: is its close ``final``, a ``retry``, or ``swallow``ed?"""
-        with self._state_lock:
-            if gen != self._gen:
-                return "swallow"  # a renewed-away connection
-            if self._state is not State.OPEN or not self._reconnect or ev.initiated_by_client or self._fatal:
-                return "final"
-            if ev.code in _FATAL_CLOSE_CODES or any(r in (ev.reason or "") for r in FATAL_ERROR_CODES):
-                return "final"
-            self._state = State.RECONNECTING
-            self._disconnect_seen.clear()
-            self._start_helper("rtsync-reconnect", self._reconnect_loop, ev)
-            return "retry"
-
-    def _start_helper(self, name: str, target: Callable[..., None], *args: Any) -> None:
-        t = threading.Thread(target=target, args=args, name=name, daemon=True)
-        t.start()
-        self._helper = t
-
-    def _reconnect_loop(self, ev: CloseEvent) -> None:
-        logger.warning("rtsync: connection lost (code %s: %s); reconnecting", ev.code, redact(ev.reason))
-        delay, attempt = 0.25, 0
-        error: BaseException | None = ev.error
-        while attempt < self._max_attempts and not self._stop.wait(delay):
-            attempt += 1
-            try:
-                self._disconnect_seen.wait(2.0)  # the old connection's events are applied
-                self._switch_to_new_session("reconnected", attempt)
-                return
-            except (AuthenticationError, ModelNotFoundError) as exc:
-                error = exc
-                logger.error("rtsync: reconnect refused: %s", redact(exc))
-                break
-            except (RealtimeError, OSError) as exc:
-                error = exc
-                logger.warning("rtsync: reconnect attempt %d failed: %s", attempt, redact(exc))
-                delay = min(delay * 2, 8.0)
-            except _Aborted:
-                break
-        by_client = self._stop.is_set()
-        reason = "closed by client" if by_client else (
-            f"{ev.reason or 'connection lost'}; reconnecting failed after {attempt} attempt(s)")
-        with self._state_lock:
-            if self._state is State.RECONNECTING:
-                self._state = State.CLOSED
-        self._queue.put([CloseEvent(code=1000 if by_client else ev.code, reason=reason,
-                                    error=None if by_client else error, initiated_by_client=by_client)])
-
-    def _switch_to_new_session(self, why: str, attempt: int) -> None:
-        """Open a new connection, make it current, configure it, announce it (helper thread).
-
-        A renewal switches at a quiet point: it blocks new ``ask()``/``create_response()`` calls
-        (``_switch_lock``) and waits, for at most half of ``renew_before``, until the responses
-        and tool calls already under way have finished on the old session. A response.create
-        queued there then never moves to a session that lacks the items it answers.
-        """
-        gen = self._gen + 1
-        out = _Out(self, gen, hold=True)
-        transport = self._new_transport(gen, out)
-        first = transport.connect()
-        renewing = why == "renewed"
-        gate, quiet = self._gate, True
-        with self._switch_lock:
-            if renewing:
-                quiet = self._wait_until_quiet(time.monotonic() + (self._renew_before or 0.0) / 2)
-            with gate.lock:  # no response.create is half sent while the transports swap
-                items = self._text_items() if self._replay_text else []
-                with self._state_lock:
-                    if self._stop.is_set():
-                        transport.close(1000, "", timeout=1.0)
-                        raise _Aborted()
-                    old, old_session = self._transport, self.session_id
-                    self._gen, self._transport = gen, transport
-                    session = getattr(first, "session", None)
-                    if isinstance(session, Session):
-                        self.session = session
-                        self.session_id = session.id if isinstance(session.id, str) else None
-                    self._state = State.OPEN
-        out.release()
-        transport.start_reader()
-        if renewing and old is not None:
-            if not quiet:
-                logger.warning("rtsync: renewing while a response is still running; requests queued behind it "
-                               "go to the new session")
-                # the response running at the switch finishes on the old connection (its events
-                # still arrive through the old reader) before that connection closes
-                waited, target = 0.0, gate.finished + 1
-                while gate.busy and gate.finished < target and waited < 30.0 and not self._stop.wait(0.02):
-                    waited += 0.02
-            old.close(1000, "session renewed", timeout=2.0)
-        if self._session_config:
-            self.update_session(dict(self._session_config))
-        elif self._has_tools():
-            self._send_tools()
-        for role, text in items:
-            factory = {"user": Item.user_text, "assistant": Item.assistant_text, "system": Item.system_text}[role]
-            self.create_item(factory(text))
-        logger.info("rtsync: %s (session %s, %d attempt(s))", why, self.session_id, attempt)
-        self._queue.put([ReconnectedEvent(reason=why, attempts=attempt, session_id=self.session_id,
-                                          previous_session_id=old_session, replayed_items=len(items))])
-        self._schedule_renewal()
-
-    def _wait_until_quiet(self, deadline: float) -> bool:
-        """Renewal helper: wait until no response or tool call is under way; False at the deadline."""
-        gate, runner = self._gate, self._tool_runner
-        while True:
-            with gate.lock:
-                if gate.quiet_locked() and (runner is None or runner.pending == 0):
-                    return True
-            if time.monotonic() >= deadline or self._stop.wait(0.005):
-                return False
-
-    def _text_items(self) -> list[tuple[str, str]]:
-        out = []
-        for e in self.conversation.items:
-            if e.type == "message" and e.role in ("user", "assistant", "system") and e.status != "in_progress":
-                # (an assistant message cut off by the drop is left out)
-                text = e.text or e.heard_transcript or e.transcript or e.input_transcript
-                if text:
-                    out.append((str(e.role), text))
-        return out
-
-    def _schedule_renewal(self) -> None:
-        if self._renew_before is None or self._stop.is_set():
-            return
-        expires = getattr(self.session, "expires_at", None)
-        if not isinstance(expires, (int, float)) or expires <= 0:
-            logger.info("rtsync: the session has no expires_at; it will not be renewed")
-            return
-        delay = max(0.0, expires - self._renew_before - time.time())
-        self._start_helper("rtsync-renew", self._renew_after, delay)
-
-    def _renew_after(self, delay: float) -> None:
-        if self._stop.wait(delay):
-            return
-        for attempt in range(1, self._max_attempts + 1):
-            if self._state is not State.OPEN:
-                return
-            try:
-                self._switch_to_new_session("renewed", attempt)
-                return
-            except _Aborted:
-                return
-            except (RealtimeError, OSError) as exc:
-                logger.warning("rtsync: renewing the session failed (attempt %d): %s", attempt, redact(exc))
-                if self._stop.wait(min(0.25 * 2 ** attempt, 8.0)):
-                    return
 
     def close(self, timeout: float = 5.0) -> None:
         """Close the connection and stop the client's threads.
@@ -1141,7 +646,7 @@ class RealtimeClient:
             raise TypeError(f"send() takes an event or a dict, got {type(event).__name__}")
         if payload.get("type") == "session.update" and isinstance(payload.get("session"), dict):
             self._session_config.update(payload["session"])
-        wire = payload if self.dialect == "beta" else _client_to_ga()(payload)
+        wire = payload if self.dialect == "beta" else client_to_ga()(payload)
         text = json.dumps(wire, separators=(",", ":"), ensure_ascii=False)
         d = self._dispatcher
         if d is not None:
@@ -1322,7 +827,7 @@ class RealtimeClient:
         params = ResponseCreateParams.from_dict(_plain(opts))
         resp_ev = ce.ResponseCreate(response=params, event_id=self.new_event_id())
         oob = opts.get("conversation") == "none"
-        collector = _ReplyCollector({item_ev.event_id, resp_ev.event_id}, resp_ev.event_id,
+        collector = ReplyCollector({item_ev.event_id, resp_ev.event_id}, resp_ev.event_id,
                                     None if oob else self._gate)
         d = self._dispatcher
         if d is None:
@@ -1350,48 +855,7 @@ class RealtimeClient:
             self._marks.seq = max(getattr(self._marks, "seq", 0) or 0, collector.seq)
         if collector.error is not None:
             raise collector.error
-        return self._reply_from(collector, raise_on_incomplete)
-
-    def _reply_from(self, c: _ReplyCollector, raise_on_incomplete: bool) -> Reply:
-        assert c.final is not None
-        resp = c.final.response
-        calls: list[FunctionCall] = []
-        item_ids: list[str] = []
-        text = "".join(c.text)
-        transcript = "".join(c.transcript)
-        if isinstance(resp, Response) and isinstance(resp.output, list):
-            for item in resp.output:
-                if not isinstance(item, Item):
-                    continue
-                if isinstance(item.id, str):
-                    item_ids.append(item.id)
-                if item.type == "function_call":
-                    calls.append(FunctionCall(name=str(item.name or ""), call_id=str(item.call_id or ""),
-                                              arguments=item.arguments if isinstance(item.arguments, str) else "",
-                                              item_id=str(item.id or "")))
-        audio: Any = None
-        if c.audio:
-            import numpy as np
-
-            raw = b"".join(base64.b64decode(a) for a in c.audio if isinstance(a, str))
-            audio = np.frombuffer(raw[: len(raw) // 2 * 2], dtype="<i2")
-        status = resp.status if isinstance(resp, Response) and isinstance(resp.status, str) else ""
-        reply = Reply(
-            text=text, transcript=transcript, audio=audio, function_calls=calls,
-            usage=resp.usage if isinstance(resp, Response) and isinstance(resp.usage, Usage) else None,
-            status=status, response=resp if isinstance(resp, Response) else None,
-            response_id=c.response_id or "", item_ids=item_ids,
-        )
-        if status == "failed" or (raise_on_incomplete and status == "incomplete"):
-            details = resp.status_details if isinstance(resp, Response) else None
-            err = getattr(details, "error", None)
-            raise ResponseFailed(
-                redact(getattr(err, "message", None) or f"response {reply.response_id} ended {status}"),
-                reply=reply, type=getattr(err, "type", None) or status, code=getattr(err, "code", None)
-                or getattr(details, "reason", None),
-            )
-        return reply
-
+        return reply_from(collector, raise_on_incomplete)
 
 def _plain(d: dict[str, Any]) -> dict[str, Any]:
     return {k: dump_value(v) for k, v in d.items()}
