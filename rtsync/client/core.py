@@ -154,6 +154,7 @@ class RealtimeClient(ReconnectMixin):
         self._gate = ResponseGate(self.send)
         self._tool_registry: ToolRegistry | None = None  # created by the first add_tool
         self._tool_runner: ToolRunner | None = None
+        self._tools_lock = threading.Lock()
         # the client's own per-type bookkeeping, run before the callbacks of each event
         table: dict[str, list[Callable[[Event], None]]] = {}
         for types, fn in (
@@ -525,15 +526,40 @@ class RealtimeClient(ReconnectMixin):
     # -- function tools ------------------------------------------------------------------------
     @property
     def tools(self) -> ToolRegistry:
-        """The registered function tools (see :meth:`add_tool`)."""
-        if self._tool_registry is None:
-            from rtsync.tools import ToolRegistry
+        """The client's function tools: a :class:`rtsync.tools.ToolRegistry` wired to this client.
 
-            self._tool_registry = ToolRegistry()
-        return self._tool_registry
+        Registering through it is the same as through the client: ``client.tools.add(fn)`` is
+        :meth:`add_tool`, ``@client.tools.tool`` is :meth:`tool`, ``client.tools.remove(name)``
+        is :meth:`remove_tool`. Every change reaches an open session at once (the registry's
+        ``on_change`` hook sends ``session.update``), the tools go out again on
+        :meth:`connect` and after a reconnection, and the client's tool runner answers the
+        model's calls to every tool in it. (One registry with a change hook, rather than a
+        read-only view, so that every way of registering that the registry offers works, and
+        works the same.)
+        """
+        reg = self._tool_registry
+        if reg is None:
+            from rtsync.tools import ToolRegistry, ToolRunner
+
+            with self._tools_lock:
+                reg = self._tool_registry
+                if reg is None:
+                    reg = ToolRegistry(on_change=self._tools_changed)
+                    self._tool_runner = ToolRunner(
+                        reg,
+                        lambda call_id, output: self.create_item(Item.function_output(call_id, output)),
+                        self._create_follow_up,
+                        registered_only=True,
+                    )
+                    self._tool_registry = reg
+        return reg
 
     def _has_tools(self) -> bool:
         return self._tool_registry is not None and len(self._tool_registry) > 0
+
+    def _tools_changed(self, registry: ToolRegistry) -> None:
+        if self._state is State.OPEN:
+            self._send_tools()
 
     def add_tool(
         self,
@@ -547,7 +573,7 @@ class RealtimeClient(ReconnectMixin):
         The JSON schema comes from ``fn``'s type hints and docstring (see
         :func:`rtsync.tools.function_schema`) unless ``parameters`` is given. The tools go to
         the server in ``session.update``: on :meth:`connect`, and at once when the client is
-        already open. A tool of the same name is replaced.
+        already open. A tool of the same name is replaced. Same as ``client.tools.add(fn)``.
 
         When a response ends with function calls to registered tools, each call runs on an
         ``rtsync-tool-N`` worker thread (never on the reader or dispatcher thread) with its
@@ -556,19 +582,7 @@ class RealtimeClient(ReconnectMixin):
         follows the last output of that response (queued while another response runs). Calls to
         names that are not registered are left to the application.
         """
-        tool = self.tools.add(fn, name=name, description=description, parameters=parameters)
-        if self._tool_runner is None:
-            from rtsync.tools import ToolRunner
-
-            self._tool_runner = ToolRunner(
-                self.tools,
-                lambda call_id, output: self.create_item(Item.function_output(call_id, output)),
-                self._create_follow_up,
-                registered_only=True,
-            )
-        if self._state is State.OPEN:
-            self._send_tools()
-        return tool
+        return self.tools.add(fn, name=name, description=description, parameters=parameters)
 
     @overload
     def tool(self, fn: F) -> F: ...
@@ -587,17 +601,16 @@ class RealtimeClient(ReconnectMixin):
         """Decorator form of :meth:`add_tool`: ``@client.tool`` or ``@client.tool(name=...)``.
 
         The function is returned unchanged; it runs on an ``rtsync-tool-N`` worker thread.
+        Same as ``@client.tools.tool``.
         """
         from rtsync.tools import tool_decorator
 
-        return tool_decorator(self.add_tool, fn, name=name, description=description, parameters=parameters)
+        return tool_decorator(self.tools.add, fn, name=name, description=description, parameters=parameters)
 
     def remove_tool(self, name: str) -> bool:
-        """Unregister a tool (and tell an open session); ``False`` when there was none."""
-        removed = self.tools.remove(name)
-        if removed and self._state is State.OPEN:
-            self._send_tools()
-        return removed
+        """Unregister a tool (and tell an open session); ``False`` when there was none. Same as
+        ``client.tools.remove(name)``."""
+        return self.tools.remove(name)
 
     def _send_tools(self) -> None:
         self.send(ce.SessionUpdate(session=Session(tools=self.tools.tools())))

@@ -201,7 +201,8 @@ class ReconnectMixin:
             if gen != self._gen:
                 return "swallow"  # a renewed-away connection
             policy = self._policy
-            if self._state is not State.OPEN or policy is None or not policy.on_drop or ev.initiated_by_client or self._fatal:
+            if (self._state is not State.OPEN or policy is None or not policy.on_drop or ev.initiated_by_client
+                    or self._fatal):
                 return "final"
             if ev.code in _FATAL_CLOSE_CODES or any(r in (ev.reason or "") for r in FATAL_ERROR_CODES):
                 return "final"
