@@ -4,9 +4,9 @@ No asyncio: a reader thread parses frames into typed (attrs) events and a dispat
 runs your callbacks in arrival order. The API, by group:
 
 * Connection: :class:`RealtimeClient` (``connect``/``close``/``with``), ``on``/``off``/``once``,
-  ``send`` and the typed senders, ``wait_for``, ``ask`` -> :class:`Reply`; GA or beta wire
-  protocol (``dialect=``), Azure (``RealtimeClient.azure``), reconnection (``reconnect=True`` or a
-  :class:`ReconnectPolicy`),
+  ``send`` and the typed senders (each returns a :class:`Request` handle to ``wait()`` on),
+  ``wait_for``, ``ask`` -> :class:`Reply`; GA or beta wire protocol (``dialect=``), Azure
+  (``RealtimeClient.azure``), reconnection (``reconnect=True`` or a :class:`ReconnectPolicy`),
   recording (``record=``).
 * State and tools: :class:`Conversation` (``client.conversation``), function tools
   (``client.tool`` / ``client.add_tool``, :mod:`rtsync.tools`).
@@ -27,7 +27,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from rtsync._version import __version__
-from rtsync.client import FunctionCall, RealtimeClient, ReconnectPolicy, Reply
+from rtsync.client import FunctionCall, RealtimeClient, ReconnectPolicy, Reply, Request
 from rtsync.conversation import Conversation, ConversationEntry
 from rtsync.errors import (
     AudioError,
@@ -72,6 +72,7 @@ __all__ = [
     "RealtimeError",
     "ReconnectPolicy",
     "Reply",
+    "Request",
     "ResponseFailed",
     "ServerError",
     "TLSError",

@@ -2,6 +2,9 @@
 
 * :mod:`rtsync.client.core` — the facade: connect/close, ``on``/``off``/``once``, the senders,
   ``wait_for``, ``ask``, tools wiring;
+* :mod:`rtsync.client.senders` — ``send`` and the typed senders;
+* :mod:`rtsync.client.requests` — :class:`Request` handles (what the senders return) and the
+  book that matches each server answer to its request;
 * :mod:`rtsync.client.replies` — :class:`Reply`, :class:`FunctionCall` and the collector that
   gathers a response for ``ask``;
 * :mod:`rtsync.client.responses` — the response queue (one response at a time);
@@ -28,6 +31,7 @@ from rtsync.client.core import RealtimeClient
 from rtsync.client.endpoint import DEFAULT_MODEL, DEFAULT_URL, DIALECTS, choose_dialect
 from rtsync.client.reconnect import FATAL_ERROR_CODES, ReconnectPolicy
 from rtsync.client.replies import BENIGN_ERROR_CODES, FunctionCall, Reply
+from rtsync.client.requests import Request
 from rtsync.client.state import State
 
 __all__ = [
@@ -40,6 +44,7 @@ __all__ = [
     "RealtimeClient",
     "ReconnectPolicy",
     "Reply",
+    "Request",
     "State",
     "choose_dialect",
 ]

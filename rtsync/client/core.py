@@ -7,9 +7,7 @@ What it keeps lives beside it: replies (:mod:`rtsync.client.replies`), the respo
 
 from __future__ import annotations
 
-import base64
 import itertools
-import json
 import os
 import queue
 import threading
@@ -24,21 +22,23 @@ from rtsync.client.endpoint import (
     DIALECTS,
     azure_endpoint,
     choose_dialect,
-    client_to_ga,
     handshake_headers,
     reparse,
     session_dialect,
 )
 from rtsync.client.reconnect import FATAL_ERROR_CODES, Out, ReconnectMixin, ReconnectPolicy, resolve_policy
 from rtsync.client.replies import BENIGN_ERROR_CODES, Reply, ReplyCollector, reply_from
+from rtsync.client.requests import EVENT_TYPES as REQUEST_EVENT_TYPES
+from rtsync.client.requests import RequestBook
 from rtsync.client.responses import ResponseGate
+from rtsync.client.senders import SendersMixin, _plain
 from rtsync.client.state import State
 from rtsync.conversation import Conversation
 from rtsync.dispatch import HandlerRegistry, PumpDispatcher, ThreadDispatcher, Waiter, event_key
 from rtsync.errors import BetaShapeDisabledError, ClosedError, WaitTimeout
 from rtsync.events import client as ce
 from rtsync.events._base import UNSET, Event
-from rtsync.events.codec import dump_value, warm_loaders
+from rtsync.events.codec import warm_loaders
 from rtsync.events.local import CloseEvent
 from rtsync.events.models import Item, ResponseCreateParams, Session, Tool
 from rtsync.transport import Transport, build_url
@@ -51,7 +51,7 @@ __all__ = ["RealtimeClient"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class RealtimeClient(ReconnectMixin):
+class RealtimeClient(SendersMixin, ReconnectMixin):
     """A connection to a Realtime server, with callbacks.
 
     Args:
@@ -91,6 +91,30 @@ class RealtimeClient(ReconnectMixin):
             the real service; it is logged as a warning).
 
     The key never appears in logs, reprs or exception messages.
+
+    Requests: ``send`` and every typed sender return a :class:`~rtsync.client.requests.Request`,
+    the ``event_id`` string sent, whose ``wait(timeout=None)`` returns the server event that
+    answers it, or raises :class:`~rtsync.errors.ServerError` when the server answered it with an
+    ``error`` (``ClosedError`` when the connection ended first, ``WaitTimeout`` on timeout):
+
+    ===================================  ======================================================
+    sender                               ``wait()`` returns
+    ===================================  ======================================================
+    :meth:`update_session`               ``session.updated``
+    :meth:`append_audio`                 ``None`` at once (the protocol has no answer)
+    :meth:`commit_audio`                 ``input_audio_buffer.committed``
+    :meth:`clear_audio`                  ``input_audio_buffer.cleared``
+    :meth:`create_item`                  ``conversation.item.created`` (of ``request.item_id``)
+    :meth:`truncate_item`                ``conversation.item.truncated``
+    :meth:`delete_item`                  ``conversation.item.deleted``
+    :meth:`retrieve_item`                ``conversation.item.retrieved``
+    :meth:`create_response`              ``response.done`` of the response it made (also queued)
+    :meth:`cancel_response`              ``response.done`` of the cancelled response
+    ===================================  ======================================================
+
+    The answer is taken when it is delivered, so it is never missed however early it comes;
+    :mod:`rtsync.client.requests` says how each answer is matched. :meth:`ask` is built on these
+    handles.
 
     Example::
 
@@ -151,7 +175,10 @@ class RealtimeClient(ReconnectMixin):
         #: The conversation as the server holds it, built from the events (readable from any
         #: thread; see :class:`rtsync.Conversation`).
         self.conversation = Conversation(max_audio_items=max_audio_items, max_audio_seconds=max_audio_seconds)
-        self._gate = ResponseGate(self.send)
+        self._gate = ResponseGate(self._send_unregistered)
+        #: open requests and the events that answer them (see rtsync.client.requests)
+        self._book = RequestBook(self._gate)
+        self._order_lock = threading.Lock()  # held from opening a request to its frame being sent
         self._tool_registry: ToolRegistry | None = None  # created by the first add_tool
         self._tool_runner: ToolRunner | None = None
         self._tools_lock = threading.Lock()
@@ -163,6 +190,7 @@ class RealtimeClient(ReconnectMixin):
              self._gate.on_event),
             (self.conversation.event_types, self.conversation.apply),
             (("response.done",), self._feed_tools),
+            (REQUEST_EVENT_TYPES, self._book.on_event),  # after the gate: it reads gate.created_for
         ):
             for t in types:
                 table.setdefault(t, []).append(fn)
@@ -189,6 +217,7 @@ class RealtimeClient(ReconnectMixin):
         self._dispatcher: ThreadDispatcher | PumpDispatcher | None = None
         self._id_prefix = "evt_" + os.urandom(4).hex() + "_"
         self._ids = itertools.count(1)
+        self._item_ids = itertools.count(1)
         self.session: Session | None = None
         self.session_id: str | None = None
         self._close_event: CloseEvent | None = None
@@ -623,157 +652,6 @@ class RealtimeClient(ReconnectMixin):
                 return  # out-of-band calls are the application's to answer
             runner.on_event(ev)
 
-    # -- sending -----------------------------------------------------------------------------
-    def new_event_id(self) -> str:
-        """A fresh client event id (unique within this client)."""
-        return f"{self._id_prefix}{next(self._ids)}"
-
-    def send(self, event: Event | dict[str, Any]) -> str:
-        """Send a client event (an event object or its wire dict). Safe from any thread.
-
-        An unset ``event_id`` is filled in (on the event object itself too).
-
-        Returns:
-            The ``event_id`` sent; a server ``error`` caused by it carries the same id.
-
-        Raises:
-            ClosedError: the client is not open.
-        """
-        if self._state is not State.OPEN:
-            raise ClosedError(f"cannot send: the client is {self._state.value}",
-                              code=self._close_event.code if self._close_event else None,
-                              reason=self._close_event.reason if self._close_event else None)
-        if isinstance(event, Event):
-            if event.event_id is UNSET:
-                event.event_id = self.new_event_id()
-            eid = event.event_id
-            payload = event.to_dict()
-        elif isinstance(event, dict):
-            if "type" not in event:
-                raise ValueError("an event dict needs a 'type'")
-            if "event_id" not in event:
-                event = {**event, "event_id": self.new_event_id()}
-            eid = event["event_id"]
-            payload = event
-        else:
-            raise TypeError(f"send() takes an event or a dict, got {type(event).__name__}")
-        if payload.get("type") == "session.update" and isinstance(payload.get("session"), dict):
-            self._session_config.update(payload["session"])
-        wire = payload if self.dialect == "beta" else client_to_ga()(payload)
-        text = json.dumps(wire, separators=(",", ":"), ensure_ascii=False)
-        d = self._dispatcher
-        if d is not None:
-            self._marks.seq = d.seq  # wait_for on this thread looks at what is delivered from now
-        assert self._transport is not None
-        rec = self._recorder
-        if rec is not None:
-            rec.sent(payload)
-        self._transport.send_text(text)
-        return str(eid)
-
-    def update_session(self, session: Session | dict[str, Any] | None = None, **fields: Any) -> str:
-        """Send ``session.update`` with ``session`` and/or keyword fields (e.g. ``voice="alloy"``)."""
-        s = _session_from(session, fields)
-        if isinstance(s.tools, list) and self._has_tools():
-            named = {getattr(t, "name", None) for t in s.tools}
-            s.tools = [*s.tools, *(t for t in self.tools.tools() if t.name not in named)]
-        return self.send(ce.SessionUpdate(session=s))
-
-    def append_audio(self, audio: Any) -> str:
-        """Send ``input_audio_buffer.append`` with pcm16 ``bytes`` or an int16 numpy array."""
-        if isinstance(audio, (bytes, bytearray, memoryview)):
-            raw = bytes(audio)
-        elif hasattr(audio, "dtype") and hasattr(audio, "tobytes"):
-            if str(audio.dtype) not in ("int16", ">i2", "<i2"):
-                raise TypeError(f"audio array must be int16 pcm, got dtype {audio.dtype}; "
-                                "convert float audio with rtsync.audio.float_to_pcm16")
-            raw = audio.astype("<i2", copy=False).tobytes()
-        else:
-            raise TypeError(f"append_audio() takes pcm16 bytes or an int16 array, got {type(audio).__name__}")
-        return self.send(ce.InputAudioBufferAppend(audio=base64.b64encode(raw).decode("ascii")))
-
-    def commit_audio(self) -> str:
-        """Send ``input_audio_buffer.commit`` (turn buffered audio into a user item)."""
-        return self.send(ce.InputAudioBufferCommit())
-
-    def clear_audio(self) -> str:
-        """Send ``input_audio_buffer.clear``."""
-        return self.send(ce.InputAudioBufferClear())
-
-    def create_item(self, item: Item | dict[str, Any] | str, previous_item_id: str | None = UNSET) -> str:
-        """Send ``conversation.item.create``; a plain string becomes a user text message."""
-        if isinstance(item, str):
-            obj = Item.user_text(item)
-        elif isinstance(item, dict):
-            obj = Item.from_dict(item)
-        else:
-            obj = item
-        return self.send(ce.ConversationItemCreate(item=obj, previous_item_id=previous_item_id))
-
-    def truncate_item(self, item_id: str, audio_end_ms: int, content_index: int = 0) -> str:
-        """Send ``conversation.item.truncate`` (cut an assistant audio item at ``audio_end_ms``)."""
-        return self.send(ce.ConversationItemTruncate(item_id=item_id, content_index=content_index,
-                                                     audio_end_ms=int(audio_end_ms)))
-
-    def delete_item(self, item_id: str) -> str:
-        """Send ``conversation.item.delete``."""
-        return self.send(ce.ConversationItemDelete(item_id=item_id))
-
-    def retrieve_item(self, item_id: str) -> str:
-        """Send ``conversation.item.retrieve`` (later beta); the item comes back in ``conversation.item.retrieved``."""
-        return self.send(ce.ConversationItemRetrieve(item_id=item_id))
-
-    def create_response(self, response: ResponseCreateParams | dict[str, Any] | None = None, **params: Any) -> str:
-        """Send ``response.create``; ``response`` and/or keyword params override session settings."""
-        obj: ResponseCreateParams | None
-        obj = ResponseCreateParams.from_dict(response) if isinstance(response, dict) else response
-        if params:
-            base = obj.to_dict() if isinstance(obj, ResponseCreateParams) else {}
-            base.update(_plain(params))
-            obj = ResponseCreateParams.from_dict(base)
-        ev = ce.ResponseCreate(response=obj if obj is not None else UNSET, event_id=self.new_event_id())
-        if self._on_dispatcher_thread():  # a callback must not wait for a renewal that waits for it
-            self._submit_response(ev)
-        else:
-            with self._switch_lock:
-                self._submit_response(ev)
-        return str(ev.event_id)
-
-    def _create_follow_up(self) -> None:
-        """The tool runner's ``response.create`` after a response's function outputs: it must not
-        wait for a renewal, which itself waits for the tool calls under way."""
-        self._submit_response(ce.ResponseCreate(event_id=self.new_event_id()))
-
-    def _submit_response(self, ev: ce.ResponseCreate) -> bool:
-        """Send ``ev`` now or after the active response; returns whether it went through the gate."""
-        if self._state is not State.OPEN:
-            self.send(ev)  # raises ClosedError
-        if getattr(ev.response, "conversation", UNSET) == "none":
-            self.send(ev)  # out of band: never waits for, nor blocks, the default conversation
-            return False
-        self._gate.submit(ev)
-        return True
-
-    @property
-    def response_active(self) -> bool:
-        """True while a response of the default conversation runs or a ``response.create`` for one
-        is in flight; :meth:`create_response` then queues its request until ``response.done``."""
-        return self._gate.busy
-
-    @property
-    def active_response_id(self) -> str | None:
-        """The id of the response running in the default conversation, if any."""
-        return self._gate.active_id
-
-    @property
-    def queued_responses(self) -> int:
-        """``response.create`` requests waiting for the active response to finish."""
-        return self._gate.queued
-
-    def cancel_response(self, response_id: str | None = None) -> str:
-        """Send ``response.cancel`` (for ``response_id``, or the active response)."""
-        return self.send(ce.ResponseCancel(response_id=response_id if response_id else UNSET))
-
     # -- blocking helpers -----------------------------------------------------------------------
     def _check_can_block(self, what: str) -> None:
         if self._on_dispatcher_thread():
@@ -839,12 +717,10 @@ class RealtimeClient(ReconnectMixin):
         item_ev = ce.ConversationItemCreate(item=Item.user_text(text), event_id=self.new_event_id())
         params = ResponseCreateParams.from_dict(_plain(opts))
         resp_ev = ce.ResponseCreate(response=params, event_id=self.new_event_id())
-        oob = opts.get("conversation") == "none"
-        collector = ReplyCollector({item_ev.event_id, resp_ev.event_id}, resp_ev.event_id,
-                                    None if oob else self._gate)
         d = self._dispatcher
         if d is None:
             raise ClosedError(f"cannot ask: the client is {self._state.value}")
+        collector = ReplyCollector()
         collector.dispatcher = d
         d.add_hook(collector)
         try:
@@ -854,9 +730,8 @@ class RealtimeClient(ReconnectMixin):
             if not self._switch_lock.acquire(timeout=-1 if timeout is None else timeout):
                 raise WaitTimeout(f"a session renewal did not finish within {timeout:g} s")
             try:
-                self.send(item_ev)
-                collector.armed = True
-                self._submit_response(resp_ev)
+                collector.watch(self.send(item_ev))
+                self._submit_response(resp_ev, lambda req: collector.watch(req, response=True))
             finally:
                 self._switch_lock.release()
             remaining = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
@@ -869,21 +744,3 @@ class RealtimeClient(ReconnectMixin):
         if collector.error is not None:
             raise collector.error
         return reply_from(collector, raise_on_incomplete)
-
-def _plain(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: dump_value(v) for k, v in d.items()}
-
-
-def _session_from(session: Session | dict[str, Any] | None, fields: dict[str, Any]) -> Session:
-    if isinstance(session, Session):
-        base = session.to_dict()
-    elif isinstance(session, dict):
-        base = dict(session)
-    elif session is None:
-        base = {}
-    else:
-        raise TypeError(f"session must be a Session or a dict, got {type(session).__name__}")
-    base.update(_plain(fields))
-    s: Session = Session.from_dict(base)
-    return s
-

@@ -26,6 +26,7 @@ from rtsync.events.local import CloseEvent, DisconnectedEvent, ReconnectedEvent
 from rtsync.events.models import Item, Session
 
 if TYPE_CHECKING:
+    from rtsync.client.requests import RequestBook
     from rtsync.client.responses import ResponseGate
     from rtsync.conversation import Conversation
     from rtsync.tools import ToolRunner
@@ -177,6 +178,7 @@ class ReconnectMixin:
         _queue: queue.SimpleQueue[list[Event]]
         _transport: Transport | None
         _gate: ResponseGate
+        _book: RequestBook
         _tool_runner: ToolRunner | None
         _session_config: dict[str, Any]
         session: Session | None
@@ -276,6 +278,7 @@ class ReconnectMixin:
                         self.session = session
                         self.session_id = session.id if isinstance(session.id, str) else None
                     self._state = State.OPEN
+                    self._book.revive()
         out.release()
         transport.start_reader()
         if renewing and old is not None:

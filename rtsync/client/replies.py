@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from rtsync._log import redact
-from rtsync.errors import ClosedError, ResponseFailed, ServerError
+from rtsync.errors import ResponseFailed, ServerError
 from rtsync.events import server as se
 from rtsync.events._base import Event
 from rtsync.events.models import Item, Response, Usage
 
 if TYPE_CHECKING:
-    from rtsync.client.responses import ResponseGate
+    from rtsync.client.requests import Request
 
 __all__ = ["BENIGN_ERROR_CODES", "FunctionCall", "Reply", "ReplyCollector", "reply_from", "server_error"]
 
@@ -78,13 +78,19 @@ class Reply:
 
 
 class ReplyCollector:
-    """Gathers one response on the dispatcher thread (an internal hook)."""
+    """Gathers one response for ``ask`` (an internal dispatcher hook), built on request handles.
 
-    def __init__(self, request_ids: set[str], create_id: str | None = None,
-                 gate: ResponseGate | None = None) -> None:
-        self.request_ids = request_ids
-        self.create_id = create_id  # the response.create this reply answers (gated)
-        self.gate = gate
+    :meth:`watch` the requests ``ask`` sent (the response's first, before it is sent): the
+    collector finishes when one of them failed (``ServerError``/``ClosedError``) or when the
+    response request was answered by its ``response.done``. Deltas are gathered for the
+    response the response request made (``request.response_id``, set by the client's request
+    book before this hook sees the event).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests: list[Request] = []
+        self.response_request: Request | None = None
         self.dispatcher: Any = None
         self.seq = 0  # delivery number of the response.done
         self.response_id: str | None = None
@@ -94,45 +100,53 @@ class ReplyCollector:
         self.done = threading.Event()
         self.error: BaseException | None = None
         self.final: se.ResponseDone | None = None
-        self.armed = False
+
+    def watch(self, req: Request, response: bool = False) -> None:
+        """Finish when ``req`` fails (or, with ``response``, when it is answered)."""
+        with self._lock:
+            self.requests.append(req)
+            if response:
+                self.response_request = req
+            self._check_locked()
 
     def __call__(self, ev: Event) -> None:
         if self.done.is_set():
             return
+        req = self.response_request
+        rid = req.response_id if req is not None else None
+        if rid is not None:
+            if rid != self.response_id:  # (first sight, or a response wrongly taken for ours)
+                self.response_id = rid
+                self.text, self.transcript, self.audio = [], [], []
+            if getattr(ev, "response_id", None) == rid:
+                t = ev.type
+                if t == "response.text.delta":
+                    self.text.append(ev.delta)  # type: ignore[attr-defined]
+                elif t == "response.audio_transcript.delta":
+                    self.transcript.append(ev.delta)  # type: ignore[attr-defined]
+                elif t == "response.audio.delta":
+                    self.audio.append(ev.delta)  # type: ignore[attr-defined]
+                return
         t = ev.type
-        if t == "error":
-            info = getattr(ev, "error", None)
-            eid = getattr(info, "event_id", None)
-            if eid in self.request_ids:
-                if (self.gate is not None and eid == self.create_id
-                        and getattr(info, "code", None) == "conversation_already_has_active_response"):
-                    return  # the gate sends the create again after the active response
-                self.error = server_error(ev)
+        if t == "response.done" or t == "error" or t == "rtsync.close" or t == "rtsync.disconnected":
+            with self._lock:
+                self._check_locked()
+
+    def _check_locked(self) -> None:
+        if self.done.is_set():
+            return
+        for r in self.requests:
+            if r.error is not None:
+                self.error = r.error
                 self.done.set()
-            return
-        if t == "rtsync.close" or t == "rtsync.disconnected":
-            reason = f": {ev.reason}" if ev.reason else ""  # type: ignore[attr-defined]
-            self.error = ClosedError(f"connection closed before the response finished (code "
-                                     f"{ev.code}{reason})", code=ev.code, reason=ev.reason)  # type: ignore[attr-defined]
-            self.done.set()
-            return
-        if not self.armed:
-            return
-        if self.response_id is None:
-            if t == "response.created" and (self.gate is None or self.gate.created_for == self.create_id):
-                self.response_id = getattr(ev.response, "id", None)  # type: ignore[attr-defined]
-            return
-        if getattr(ev, "response_id", None) == self.response_id:
-            if t == "response.text.delta":
-                self.text.append(ev.delta)  # type: ignore[attr-defined]
-            elif t == "response.audio_transcript.delta":
-                self.transcript.append(ev.delta)  # type: ignore[attr-defined]
-            elif t == "response.audio.delta":
-                self.audio.append(ev.delta)  # type: ignore[attr-defined]
-        elif t == "response.done" and getattr(ev.response, "id", None) == self.response_id:  # type: ignore[attr-defined]
-            self.final = ev  # type: ignore[assignment]
+                return
+        req = self.response_request
+        if req is not None and req.done():
+            self.final = req._event  # type: ignore[assignment]
+            self.response_id = req.response_id
             d = self.dispatcher
-            self.seq = d.seq + 1 if d is not None else 0  # hooks run before the count moves on
+            if d is not None:  # hooks run before the count moves on
+                self.seq = d.seq + 1 if d.thread_ident == threading.get_ident() else d.seq
             self.done.set()
 
 
@@ -145,8 +159,9 @@ def server_error(ev: Event) -> ServerError:
         type=get("type"), code=get("code"), param=get("param"), event_id=get("event_id"), event=ev,
     )
 
-#: Server error codes that only say "nothing to do": logged at debug level, never raised by the
-#: response bookkeeping (they are still delivered to ``error`` callbacks).
+#: Server error codes that only say "nothing to do": logged at debug level, never raised by
+#: ``ask`` (they are still delivered to ``error`` callbacks, and the ``wait()`` of the request
+#: they answer raises them: a ``response.cancel`` with nothing to cancel, say).
 BENIGN_ERROR_CODES = frozenset({"response_cancel_not_active", "conversation_already_has_active_response"})
 
 
