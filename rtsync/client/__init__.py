@@ -1,10 +1,12 @@
 """``RealtimeClient`` and what it keeps, one job per module:
 
-* :mod:`rtsync.client.core` — the facade: connect/close, ``on``/``off``/``once``, the senders,
-  ``wait_for``, ``ask``, tools wiring;
+* :mod:`rtsync.client.core` — the facade: connect/close, ``on``/``off``/``once``,
+  ``wait_for``, ``ask``, the client's own bookkeeping of events;
 * :mod:`rtsync.client.senders` — ``send`` and the typed senders;
 * :mod:`rtsync.client.requests` — :class:`Request` handles (what the senders return) and the
   book that matches each server answer to its request;
+* :mod:`rtsync.client.tooling` — ``client.tools``, ``add_tool``, ``@client.tool``,
+  ``remove_tool`` (wiring :mod:`rtsync.tools` to the client);
 * :mod:`rtsync.client.replies` — :class:`Reply`, :class:`FunctionCall` and the collector that
   gathers a response for ``ask``;
 * :mod:`rtsync.client.responses` — the response queue (one response at a time);

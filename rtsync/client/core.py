@@ -12,7 +12,6 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
 
 from rtsync._log import logger, redact, register_secret
@@ -33,14 +32,15 @@ from rtsync.client.requests import RequestBook
 from rtsync.client.responses import ResponseGate
 from rtsync.client.senders import SendersMixin, _plain
 from rtsync.client.state import State
+from rtsync.client.tooling import ToolsMixin
 from rtsync.conversation import Conversation
 from rtsync.dispatch import HandlerRegistry, PumpDispatcher, ThreadDispatcher, Waiter, event_key
 from rtsync.errors import BetaShapeDisabledError, ClosedError, WaitTimeout
 from rtsync.events import client as ce
-from rtsync.events._base import UNSET, Event
+from rtsync.events._base import Event
 from rtsync.events.codec import warm_loaders
 from rtsync.events.local import CloseEvent
-from rtsync.events.models import Item, ResponseCreateParams, Session, Tool
+from rtsync.events.models import Item, ResponseCreateParams, Session
 from rtsync.transport import Transport, build_url
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ __all__ = ["RealtimeClient"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class RealtimeClient(SendersMixin, ReconnectMixin):
+class RealtimeClient(SendersMixin, ToolsMixin, ReconnectMixin):
     """A connection to a Realtime server, with callbacks.
 
     Args:
@@ -551,106 +551,6 @@ class RealtimeClient(SendersMixin, ReconnectMixin):
                 raise RuntimeError("dispatch_pending() needs RealtimeClient(..., dispatch='pump')")
             return 0
         return d.dispatch_pending(max_events, max_seconds)
-
-    # -- function tools ------------------------------------------------------------------------
-    @property
-    def tools(self) -> ToolRegistry:
-        """The client's function tools: a :class:`rtsync.tools.ToolRegistry` wired to this client.
-
-        Registering through it is the same as through the client: ``client.tools.add(fn)`` is
-        :meth:`add_tool`, ``@client.tools.tool`` is :meth:`tool`, ``client.tools.remove(name)``
-        is :meth:`remove_tool`. Every change reaches an open session at once (the registry's
-        ``on_change`` hook sends ``session.update``), the tools go out again on
-        :meth:`connect` and after a reconnection, and the client's tool runner answers the
-        model's calls to every tool in it. (One registry with a change hook, rather than a
-        read-only view, so that every way of registering that the registry offers works, and
-        works the same.)
-        """
-        reg = self._tool_registry
-        if reg is None:
-            from rtsync.tools import ToolRegistry, ToolRunner
-
-            with self._tools_lock:
-                reg = self._tool_registry
-                if reg is None:
-                    reg = ToolRegistry(on_change=self._tools_changed)
-                    self._tool_runner = ToolRunner(
-                        reg,
-                        lambda call_id, output: self.create_item(Item.function_output(call_id, output)),
-                        self._create_follow_up,
-                        registered_only=True,
-                    )
-                    self._tool_registry = reg
-        return reg
-
-    def _has_tools(self) -> bool:
-        return self._tool_registry is not None and len(self._tool_registry) > 0
-
-    def _tools_changed(self, registry: ToolRegistry) -> None:
-        if self._state is State.OPEN:
-            self._send_tools()
-
-    def add_tool(
-        self,
-        fn: Callable[..., Any],
-        name: str | None = None,
-        description: str | None = None,
-        parameters: Mapping[str, Any] | None = None,
-    ) -> Tool:
-        """Register ``fn`` as a function tool the model may call; returns its :class:`Tool`.
-
-        The JSON schema comes from ``fn``'s type hints and docstring (see
-        :func:`rtsync.tools.function_schema`) unless ``parameters`` is given. The tools go to
-        the server in ``session.update``: on :meth:`connect`, and at once when the client is
-        already open. A tool of the same name is replaced. Same as ``client.tools.add(fn)``.
-
-        When a response ends with function calls to registered tools, each call runs on an
-        ``rtsync-tool-N`` worker thread (never on the reader or dispatcher thread) with its
-        arguments checked against the schema; its result (or ``{"error": ...}`` when it raised)
-        goes back as a ``function_call_output`` item, and exactly one ``response.create``
-        follows the last output of that response (queued while another response runs). Calls to
-        names that are not registered are left to the application.
-        """
-        return self.tools.add(fn, name=name, description=description, parameters=parameters)
-
-    @overload
-    def tool(self, fn: F) -> F: ...
-    @overload
-    def tool(self, *, name: str | None = None, description: str | None = None,
-             parameters: Mapping[str, Any] | None = None) -> Callable[[F], F]: ...
-
-    def tool(
-        self,
-        fn: Callable[..., Any] | None = None,
-        *,
-        name: str | None = None,
-        description: str | None = None,
-        parameters: Mapping[str, Any] | None = None,
-    ) -> Any:
-        """Decorator form of :meth:`add_tool`: ``@client.tool`` or ``@client.tool(name=...)``.
-
-        The function is returned unchanged; it runs on an ``rtsync-tool-N`` worker thread.
-        Same as ``@client.tools.tool``.
-        """
-        from rtsync.tools import tool_decorator
-
-        return tool_decorator(self.tools.add, fn, name=name, description=description, parameters=parameters)
-
-    def remove_tool(self, name: str) -> bool:
-        """Unregister a tool (and tell an open session); ``False`` when there was none. Same as
-        ``client.tools.remove(name)``."""
-        return self.tools.remove(name)
-
-    def _send_tools(self) -> None:
-        self.send(ce.SessionUpdate(session=Session(tools=self.tools.tools())))
-
-    def _feed_tools(self, ev: Event) -> None:
-        runner = self._tool_runner
-        if runner is not None and ev.type == "response.done":
-            resp = getattr(ev, "response", None)
-            if getattr(resp, "conversation_id", UNSET) is None:
-                return  # out-of-band calls are the application's to answer
-            runner.on_event(ev)
 
     # -- blocking helpers -----------------------------------------------------------------------
     def _check_can_block(self, what: str) -> None:

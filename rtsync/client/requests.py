@@ -106,29 +106,28 @@ class Request(str):
     """
 
     type: str
-    expects: str | None
-    item_id: str | None
-    response_id: str | None
-    _can_block: Callable[[str], None] | None
-    _done: threading.Event | None
-    _event: Event | None
-    _error: BaseException | None
-    _gated: bool
-    _oob: bool
+    expects: str | None = None
+    item_id: str | None = None
+    response_id: str | None = None
+    # class-level defaults: a request without an answer (an audio append, many per second)
+    # sets only its type
+    _can_block: Callable[[str], None] | None = None
+    _done: threading.Event | None = None
+    _event: Event | None = None
+    _error: BaseException | None = None
+    _gated = False
+    _oob = False
 
     def __new__(cls, event_id: str, type: str, expects: str | None = None, *, item_id: str | None = None,
                 can_block: Callable[[str], None] | None = None) -> Request:
         self = super().__new__(cls, event_id)
         self.type = type
-        self.expects = expects
-        self.item_id = item_id
-        self.response_id = None
-        self._can_block = can_block
-        self._done = threading.Event() if expects is not None else None
-        self._event = None
-        self._error = None
-        self._gated = False
-        self._oob = False
+        if expects is not None:
+            self.expects = expects
+            self._done = threading.Event()
+            self._can_block = can_block
+        if item_id is not None:
+            self.item_id = item_id
         return self
 
     @property
@@ -366,3 +365,10 @@ def item_id_of(payload: dict[str, Any]) -> str | None:
     else:
         iid = payload.get("item_id")
     return iid if isinstance(iid, str) else None
+
+
+def unanswered(event_id: str, type: str) -> Request:
+    """A :class:`Request` for a client event without an answer (the fast path of audio appends)."""
+    req = str.__new__(Request, event_id)
+    req.type = type
+    return req

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import attrs
 
 from rtsync.client.endpoint import client_to_ga
-from rtsync.client.requests import ANSWERS, Request, RequestBook, item_id_of
+from rtsync.client.requests import ANSWERS, Request, RequestBook, item_id_of, unanswered
 from rtsync.client.state import State
 from rtsync.errors import ClosedError
 from rtsync.events import client as ce
@@ -147,10 +147,11 @@ class SendersMixin:
         if self._state is not State.OPEN:
             raise self._closed_error()
         payload = self._payload(event)
-        req = self._request(payload)
-        if req.expects is None:
+        kind = payload.get("type")
+        if kind not in ANSWERS:  # no answer in the protocol (audio appends): nothing to open
             self._send_payload(payload)
-            return req
+            return unanswered(str(payload["event_id"]), str(kind))
+        req = self._request(payload)
         oob = req.type == "response.create" and _out_of_band(payload.get("response"))
         with self._order_lock:  # answers matched in order see the requests in wire order
             self._book.add(req, oob=oob)
