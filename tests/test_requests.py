@@ -158,3 +158,20 @@ def test_timeout_close_and_callbacks(slow_server: LocalServer) -> None:
     finally:
         client.close()
     assert client.state == "closed"
+
+
+def test_requests_across_a_reconnection() -> None:
+    """A drop fails the requests still open with ClosedError; once reconnected, new ones work."""
+    with LocalServer(faults=["drop@response.text.delta:2#1"]) as server:
+        client = RealtimeClient(url=server.url, reconnect=True)
+        reconnected = record(client, "rtsync.reconnected")
+        with client:
+            client.update_session(modalities=["text"]).wait(5)
+            client.create_item("one two three four five")
+            req = client.create_response()
+            with pytest.raises(ClosedError):
+                req.wait(10)
+            eventually(lambda: reconnected, timeout=15)
+            assert client.update_session(instructions="again").wait(5).session.instructions == "again"
+            assert client.create_item("hi").wait(5).type == "conversation.item.created"
+            assert client.ask("hello", timeout=20).text == "You said: hello"

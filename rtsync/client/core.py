@@ -184,13 +184,17 @@ class RealtimeClient(SendersMixin, ToolsMixin, ReconnectMixin):
         self._tools_lock = threading.Lock()
         # the client's own per-type bookkeeping, run before the callbacks of each event
         table: dict[str, list[Callable[[Event], None]]] = {}
+        ended = ("rtsync.close", "rtsync.disconnected")
         for types, fn in (
+            # open requests fail first: _track lets a reconnection go on, which opens new ones
+            (ended, self._book.on_event),
             (("session.created", "session.updated", "rtsync.close", "rtsync.disconnected", "error"), self._track),
             (("response.created", "response.done", "error", "rtsync.close", "rtsync.disconnected"),
              self._gate.on_event),
             (self.conversation.event_types, self.conversation.apply),
             (("response.done",), self._feed_tools),
-            (REQUEST_EVENT_TYPES, self._book.on_event),  # after the gate: it reads gate.created_for
+            # after the gate: it reads gate.created_for
+            (tuple(t for t in REQUEST_EVENT_TYPES if t not in ended), self._book.on_event),
         ):
             for t in types:
                 table.setdefault(t, []).append(fn)
@@ -567,6 +571,10 @@ class RealtimeClient(SendersMixin, ToolsMixin, ReconnectMixin):
         timeout: float | None = None,
     ) -> Any:
         """Block until an event of that type (matching ``predicate``) is delivered; return it.
+
+        To wait for the answer to a request of your own, prefer the handle the sender returned
+        (``client.update_session(...).wait()``): it also raises the server's refusal of that
+        request, where ``wait_for`` would wait for the event type until the timeout.
 
         The events that count are those delivered after this thread's latest :meth:`send` (or
         after the latest event a ``wait_for`` on this thread returned, whichever is later), so
