@@ -107,7 +107,7 @@ class FrameParser:
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         """Add bytes (a copy is made); the frames they complete come from :meth:`frames`."""
         n = len(data)
-        if not n:
+        if not n or self._done:
             return
         free = self.recv_buffer()
         if len(free) < n:
@@ -127,13 +127,17 @@ class FrameParser:
         a partial frame to the front, grows the buffer for a large frame, or shrinks it back.
         Payloads returned earlier as views become invalid.
         """
+        if self._done:  # after a close or a violation, bytes are dropped
+            self._start = self._end = 0
+            return self._view
         buf = self._buf
-        start, end, need = self._start, self._end, self._need
+        start, end = self._start, self._end
         size = len(buf)
         k = end - start
+        need = max(self._need, k)  # k > need only after feed() without frames()
         if need + MIN_FREE > size:
             new: bytearray | None = bytearray(need + RECV_SIZE)  # grow for a large frame
-        elif size > RECV_SIZE and need + MIN_FREE <= RECV_SIZE and k + MIN_FREE <= RECV_SIZE:
+        elif size > RECV_SIZE and need + MIN_FREE <= RECV_SIZE:
             new = bytearray(RECV_SIZE)  # the large frames are done: back to the usual size
         else:
             new = None
@@ -150,7 +154,8 @@ class FrameParser:
 
     def filled(self, n: int) -> None:
         """``n`` bytes were written at the start of the last :meth:`recv_buffer`."""
-        self._end += n
+        if not self._done:
+            self._end += n
 
     # -- frames out ----------------------------------------------------------------------------
     def frames(self) -> list[Frame]:
@@ -194,6 +199,8 @@ class FrameParser:
                 if n > max_size:
                     return self._fail(out, start, 1009, f"a frame of {n} bytes is over the limit of {max_size}")
             if end - h < n:
+                if self._frag_op and not b0 & 0x0F and self._frag_size + n > max_size:  # do not await it
+                    return self._fail(out, start, 1009, f"a message of over {max_size} bytes is over the limit")
                 self._need = h - start + n
                 break
             start = h + n
