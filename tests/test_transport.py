@@ -319,6 +319,29 @@ def test_connection_dropped_mid_frame(conn, peer):
     assert len(evs) == 1 and evs[0].code == 1006 and not evs[0].initiated_by_client
 
 
+# -- keepalive -----------------------------------------------------------------------------------
+
+def test_keepalive_pings_any_frame_counts_and_silence_ends_the_connection(peer):
+    c = Conn(peer, ping_interval=0.1, ping_timeout=1.0).start()
+    try:
+        assert peer.wait_received(PING, timeout=10)[0] == b"rtsync"
+        # The peer never answers a ping; a frame every 0.2 s (well within the timeout) keeps the
+        # connection open for three timeouts: any byte counts.
+        end = time.monotonic() + 3.0
+        i = 0
+        while time.monotonic() < end:
+            peer.send(delta(i))
+            assert _deltas(c.events(1)) == [str(i)]
+            i += 1
+            time.sleep(0.2)
+        assert c.t.close_code is None
+        evs = c.until_close(timeout=30)  # now silent
+        assert len(evs) == 1 and evs[0].code == 1006 and evs[0].reason.startswith("keepalive timed out")
+        assert not evs[0].initiated_by_client and evs[0].error is not None
+    finally:
+        c.finish()
+
+
 # -- TLS -----------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
