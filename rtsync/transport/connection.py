@@ -198,6 +198,7 @@ class Transport:
         parser = FrameParser(self._max_message_size)
         parser.feed(wsc.take_buffered(ws))  # bytes websocket-client read past session.created
         frames = parser.frames
+        text = TEXT  # a local: looked up for every frame
         batch: list[Event] = []
         close_ev: CloseEvent | None = None
         wait_readable: Callable[[float], bool] | None = None
@@ -208,7 +209,7 @@ class Transport:
         try:
             while True:
                 for op, payload in frames():
-                    if op == TEXT:
+                    if op == text:  # the common case first
                         try:
                             batch.append(parse_event(payload, dialect))
                         except Exception as exc:

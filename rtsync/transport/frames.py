@@ -169,6 +169,7 @@ class FrameParser:
         start = self._start
         end = self._end
         max_size = self._max
+        frag_op = self._frag_op  # a local copy for the common case; self._frag_op is written on change
         while True:
             avail = end - start
             if avail < 2:
@@ -199,12 +200,12 @@ class FrameParser:
                 if n > max_size:
                     return self._fail(out, start, 1009, f"a frame of {n} bytes is over the limit of {max_size}")
             if end - h < n:
-                if self._frag_op and not b0 & 0x0F and self._frag_size + n > max_size:  # do not await it
+                if frag_op and not b0 & 0x0F and self._frag_size + n > max_size:  # do not await it
                     return self._fail(out, start, 1009, f"a message of over {max_size} bytes is over the limit")
                 self._need = h - start + n
                 break
             start = h + n
-            if b0 == 0x81 and not self._frag_op:  # a whole text frame: the common case
+            if b0 == 0x81 and not frag_op:  # a whole text frame: the common case
                 append((TEXT, view[h:start]))
                 continue
             op = b0 & 0x0F
@@ -221,25 +222,25 @@ class FrameParser:
                     return out
                 return self._fail(out, start, 1002, f"the server sent a frame with unknown opcode {op:#x}")
             if op == _CONT:
-                if not self._frag_op:
+                if not frag_op:
                     return self._fail(out, start, 1002, "the server sent a continuation frame outside a message")
             elif op == TEXT or op == BINARY:
-                if self._frag_op:
+                if frag_op:
                     return self._fail(out, start, 1002, "the server started a message inside a fragmented one")
             else:
                 return self._fail(out, start, 1002, f"the server sent a frame with unknown opcode {op:#x}")
-            if self._frag_op or not b0 & 0x80:  # part of a fragmented message
+            if frag_op or not b0 & 0x80:  # part of a fragmented message
                 self._frag_size += n
                 if self._frag_size > max_size:
                     return self._fail(out, start, 1009, f"a message of over {max_size} bytes is over the limit")
                 self._fragments.append(bytes(view[h:start]))
                 if op:
-                    self._frag_op = op
+                    self._frag_op = frag_op = op
                 if not b0 & 0x80:
                     continue
-                append((self._frag_op, b"".join(self._fragments)))
+                append((frag_op, b"".join(self._fragments)))
                 self._fragments = []
-                self._frag_op = self._frag_size = 0
+                self._frag_op = frag_op = self._frag_size = 0
             elif op == TEXT:
                 append((TEXT, view[h:start]))
             else:
