@@ -2,8 +2,7 @@
 same frames as feeding them at once, random and corrupted bytes give frames or a documented
 violation (never an exception, never a hang), and the size limit holds.
 
-``RTSYNC_FUZZ_EXAMPLES`` sets the examples per property (default 200; ``make fuzz`` runs
-10,000)."""
+``RTSYNC_FUZZ_EXAMPLES`` sets the examples per property (default 200), as in ``test_fuzz.py``."""
 
 from __future__ import annotations
 
