@@ -417,10 +417,10 @@ class BlockedSender:
             self.outcome.append(exc)
 
     def _wait_blocked(self) -> None:
-        """Until the count of finished sends has not moved for a second (the send is blocked)."""
+        """Until the count of finished sends has not moved for 1.5 s (the send is blocked)."""
         deadline = time.monotonic() + 60
         last, since = -1, time.monotonic()
-        while time.monotonic() - since < 1.0:
+        while time.monotonic() - since < 1.5:
             assert time.monotonic() < deadline, "the sender never blocked"
             assert self.thread.is_alive(), f"the sender stopped: {self.outcome}"
             if self.sent != last:
