@@ -84,7 +84,7 @@ def test_wheel_holds_the_package_the_marker_and_the_metadata(dist: Dist) -> None
         info = next(n for n in names if n.endswith(".dist-info/METADATA"))
         metadata = zf.read(info).decode()
     assert "rtsync/py.typed" in names
-    for module in ("rtsync/__init__.py", "rtsync/client.py", "rtsync/voice.py", "rtsync/audio/__init__.py",
+    for module in ("rtsync/__init__.py", "rtsync/client/__init__.py", "rtsync/voice.py", "rtsync/audio/__init__.py",
                    "rtsync/events/__init__.py", "rtsync/server/__init__.py", "rtsync/_status.py"):
         assert module in names, module
     assert not any(n.startswith("tests/") for n in names), "tests must not be installed as a package"
