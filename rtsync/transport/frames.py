@@ -28,7 +28,18 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["BINARY", "CLOSE", "PING", "PONG", "TEXT", "VIOLATION", "FrameParser", "Violation", "close_payload"]
+__all__ = [
+    "BINARY",
+    "CLOSE",
+    "PING",
+    "PONG",
+    "TEXT",
+    "VIOLATION",
+    "FrameParser",
+    "Violation",
+    "close_payload",
+    "sendable",
+]
 
 #: Opcodes (RFC 6455, 5.2) of the frames :meth:`FrameParser.frames` returns.
 TEXT = 0x1
