@@ -91,7 +91,8 @@ def aimock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
                     log.flush()
-                    raise RuntimeError(f"aimock did not start: {fixtures.with_name('aimock.log').read_text()}")
+                    log_text = fixtures.with_name("aimock.log").read_text()
+                    raise RuntimeError(f"aimock did not start: {log_text}") from None
                 time.sleep(0.1)
         yield f"ws://127.0.0.1:{port}/v1/realtime"
     finally:
@@ -109,7 +110,8 @@ def test_text_reply(aimock: str) -> None:
         reply = client.ask("hello there", timeout=15)
     assert reply.text == "Hi from aimock."
     assert reply.status == "completed"
-    assert [(e.role, e.text) for e in client.conversation.items][0] == ("user", "hello there")
+    first = client.conversation.items[0]
+    assert (first.role, first.text) == ("user", "hello there")
 
 
 def test_tool_round_trip(aimock: str) -> None:

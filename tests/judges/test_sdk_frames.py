@@ -19,16 +19,19 @@ import pytest
 from rtsync.server import LocalServer
 from tests.judges.scenario import run_scenario
 
+_REFERENCES = "openai.types.realtime.response_create_event_with_references_param"
 if os.environ.get("CI"):
-    import openai.types.realtime as realtime  # in CI the package must be there
+    import importlib  # in CI the package must be there
+
+    references = importlib.import_module(_REFERENCES)
 else:
-    realtime = pytest.importorskip("openai.types.realtime", reason="needs openai>=1.107 (openai.types.realtime)")
+    references = pytest.importorskip(_REFERENCES, reason="needs openai>=3.57 (the dev extra)")
 
-import openai.types.beta.realtime as beta
-from openai.types.realtime.response_create_event_with_references_param import ResponseCreateEventWithReferencesParam
-from pydantic import BaseModel, TypeAdapter, ValidationError
+import openai.types.beta.realtime as beta  # noqa: E402 - after the skip above
+import openai.types.realtime as realtime  # noqa: E402
+from pydantic import BaseModel, TypeAdapter, ValidationError  # noqa: E402
 
-GA_CLIENT_WITH_REFERENCES = TypeAdapter(ResponseCreateEventWithReferencesParam)
+GA_CLIENT_WITH_REFERENCES = TypeAdapter(references.ResponseCreateEventWithReferencesParam)
 
 
 def by_type(union: Any) -> dict[str, TypeAdapter[Any]]:
