@@ -1,7 +1,8 @@
 """Every frame of a broad scenario against the local server, judged by the official SDK's types.
 
 The ``openai`` package's pydantic models (GA: ``openai.types.realtime``, beta:
-``openai.types.beta.realtime``) validate each frame both directions; none may be rejected. The
+``openai.types.beta.realtime``) validate each frame both directions, in pydantic's strict mode
+(no coercion), against the event class its ``type`` names; none may be rejected. The
 SDK's own ``connect()`` does not validate frames, so the raw frames are validated here. Beyond
 acceptance, server frames may carry no key the SDK does not declare, except the ones the live
 service is known to send (listed below with their reason).
@@ -97,16 +98,16 @@ def judge(frames: list[tuple[str, dict[str, Any]]], ga: bool) -> list[str]:
             frame = {**frame, "session": {**frame["session"], "model": "gpt-realtime"}}
         try:
             if direction == "in":
-                model = table[kind].validate_python(frame)
+                model = table[kind].validate_python(frame, strict=True)
                 unknown = sorted(set(extras(model)) - (KNOWN_EXTRAS if ga else KNOWN_BETA_EXTRAS))
                 if unknown:
                     complaints.append(f"#{number} in {kind}: undeclared keys {unknown}")
             elif ga and kind == "response.create" and any(
                 entry.get("type") == "item_reference" for entry in (frame.get("response") or {}).get("input", [])
             ):
-                GA_CLIENT_WITH_REFERENCES.validate_python(frame)
+                GA_CLIENT_WITH_REFERENCES.validate_python(frame, strict=True)
             else:
-                model = table[kind].validate_python(frame)
+                model = table[kind].validate_python(frame, strict=True)
                 unknown = sorted(set(extras(model)))
                 if unknown:
                     complaints.append(f"#{number} out {kind}: undeclared keys {unknown}")
