@@ -15,7 +15,7 @@ help:
 	@echo "make test-fast - the suite without wheel builds, soak, Tk, real-time audio and slow tests (under a minute)"
 	@echo "make lint      - ruff and mypy (settings in pyproject.toml)"
 	@echo "make chat      - an interactive text chat with the local server"
-	@echo "make fuzz      - property tests of the parser, dispatcher and reader (10,000 examples each)"
+	@echo "make fuzz      - property tests of the frame parser, codec, dispatcher and reader (10,000 examples each)"
 	@echo "make soak      - 60 simulated minutes of audio both ways; memory and threads must stay flat"
 	@echo "make stress    - the thread-safety tests with many more operations per thread"
 	@echo "make docs      - the API reference from the docstrings (pdoc) into docs/api"
@@ -72,7 +72,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks $(BENCH_ARGS)
 
 fuzz: $(STAMP)
-	RTSYNC_FUZZ_EXAMPLES=$${RTSYNC_FUZZ_EXAMPLES:-10000} $(PY) -m pytest -q --timeout=3600 tests/test_fuzz.py
+	RTSYNC_FUZZ_EXAMPLES=$${RTSYNC_FUZZ_EXAMPLES:-10000} $(PY) -m pytest -q --timeout=3600 tests/test_fuzz.py tests/test_frames.py
 
 soak: $(STAMP)
 	RTSYNC_SOAK_MINUTES=$${RTSYNC_SOAK_MINUTES:-60} $(PY) -m pytest -q --timeout=3600 tests/test_soak.py
