@@ -55,6 +55,7 @@ VAUDIO_DIR ?= /tmp/rtsync-vaudio
 
 test: $(STAMP)
 	-VAUDIO_DIR=$(VAUDIO_DIR) sh tests/audio/vaudio.sh
+	-if command -v npm >/dev/null 2>&1; then cd tests/judges && npm ci --no-audit --no-fund --loglevel=error; fi
 	ALSA_CONFIG_PATH=$${ALSA_CONFIG_PATH:-$(VAUDIO_DIR)/asound.conf} $(PY) -m pytest
 
 # The markers are applied in tests/conftest.py and described in pyproject.toml.

@@ -41,7 +41,7 @@ from typing import Any
 
 from rtsync.events import dialect
 from rtsync.server import voice as fake_voice
-from rtsync.server.ga_checks import check_ga_client_event
+from rtsync.server.ga_checks import check_ga_client_event, ga_param
 from rtsync.server.input_audio import InputAudio
 from rtsync.server.items import ItemRequests
 from rtsync.server.responses import Responses
@@ -271,7 +271,7 @@ class RealtimeSession:
                 )
             handler(data)
         except ClientError as exc:
-            self._report(exc, event_id)
+            self._report(self._in_client_terms(exc), event_id)
         except Gone:
             pass
         except Exception:
@@ -307,10 +307,6 @@ class RealtimeSession:
         beta = dialect.client_from_ga(data)
         if beta is data:
             return text
-        session = beta.get("session")
-        if beta.get("type") == "session.update" and isinstance(session, dict):
-            # GA-only settings (truncation, reasoning, ...) are accepted and not emulated.
-            beta["session"] = {k: v for k, v in session.items() if k not in dialect.GA_ONLY_SESSION_FIELDS}
         return json.dumps(beta, ensure_ascii=False)
 
     # -- output (the GA boundary out) -----------------------------------------------------------
@@ -334,6 +330,14 @@ class RealtimeSession:
                 self._closed = True
                 raise Gone() from exc
 
+    def _in_client_terms(self, exc: ClientError) -> ClientError:
+        """``exc`` as the client's dialect names its field: the checks speak beta, so a GA
+        client is told the GA place (``session.voice`` -> ``session.audio.output.voice``)."""
+        if not self._ga or exc.param is None or ga_param(exc.param) == exc.param:
+            return exc
+        where = ga_param(exc.param)
+        return ClientError(exc.message.replace(f"'{exc.param}", f"'{where}"), code=exc.code, param=where, type=exc.type)
+
     def _report(self, exc: ClientError, event_id: str | None) -> None:
         try:
             self._send_event(
@@ -347,7 +351,9 @@ class RealtimeSession:
     # -- session settings --------------------------------------------------------------------------------
 
     def _on_session_update(self, event: dict[str, Any]) -> None:
-        valid = check_session_update(event)
+        with self._lock:
+            current = dict(self.session)
+        valid = check_session_update(event, ga=self._ga, current=current)
         with self._lock:
             self.session.update(valid)
             self._input_audio.settings_changed()
