@@ -3,8 +3,10 @@ queues (text, bytes, close), and records what the client sends. Runs on ``websoc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
+import socket
 import threading
 from typing import Any
 
@@ -88,6 +90,10 @@ class ScriptedPeer:
                 ws.close(arg[0], arg[1])
                 return
             if kind == "drop":
+                # shutdown() first: a bare close() does not send the FIN while the library's
+                # reader thread is blocked in recv() on the socket (websockets 13 to 16).
+                with contextlib.suppress(OSError):
+                    ws.socket.shutdown(socket.SHUT_RDWR)
                 ws.socket.close()
                 return
             if isinstance(arg, dict):
