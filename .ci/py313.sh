@@ -28,6 +28,11 @@ if [ ! -x "$ROOT/usr/bin/apt-get" ]; then
         || { tail -n 20 "$ROOT.debootstrap.log" >&2; exit 1; }
 fi
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+# The host's local certificate authorities (a TLS-inspecting proxy's, say) are the chroot's too.
+mkdir -p "$ROOT/usr/local/share/ca-certificates"
+for crt in /usr/local/share/ca-certificates/*.crt; do
+    if [ -f "$crt" ]; then cp "$crt" "$ROOT/usr/local/share/ca-certificates/"; fi
+done
 
 MOUNTS=""
 bind() {  # bind SOURCE TARGET [ro]
@@ -48,12 +53,13 @@ bind "$SRC" "$ROOT/build/$NAME"
 if [ -d "$SRC/../shared" ]; then bind "$SRC/../shared" "$ROOT/build/shared" ro; fi
 
 chroot "$ROOT" /usr/bin/env -i HOME=/root LANG=C.UTF-8 PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-    CI="${CI:-}" PIP_DISABLE_PIP_VERSION_CHECK=1 /bin/sh -euc '
+    CI="${CI:-}" PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_CERT=/etc/ssl/certs/ca-certificates.crt /bin/sh -euc '
     if ! command -v python3 >/dev/null 2>&1 || ! python3 -c "import ensurepip" 2>/dev/null; then
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
             python3 python3-venv ca-certificates >/dev/null
     fi
+    update-ca-certificates >/dev/null 2>&1
     python3 --version
     [ -x /opt/rtsync-venv/bin/python ] || python3 -m venv /opt/rtsync-venv
     /opt/rtsync-venv/bin/python -m pip install -q -e "/build/$0[dev]"
