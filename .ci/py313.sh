@@ -54,10 +54,12 @@ if [ -d "$SRC/../shared" ]; then bind "$SRC/../shared" "$ROOT/build/shared" ro; 
 
 chroot "$ROOT" /usr/bin/env -i HOME=/root LANG=C.UTF-8 PATH=/usr/sbin:/usr/bin:/sbin:/bin \
     CI="${CI:-}" PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_CERT=/etc/ssl/certs/ca-certificates.crt /bin/sh -euc '
-    if ! command -v python3 >/dev/null 2>&1 || ! python3 -c "import ensurepip" 2>/dev/null; then
+    # python3.13 and venv; openssl and espeak-ng for the TLS and spoken-voice tests.
+    if ! command -v python3 >/dev/null 2>&1 || ! python3 -c "import ensurepip" 2>/dev/null \
+            || ! command -v openssl >/dev/null 2>&1 || ! command -v espeak-ng >/dev/null 2>&1; then
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-            python3 python3-venv ca-certificates >/dev/null
+            python3 python3-venv ca-certificates openssl espeak-ng >/dev/null
     fi
     update-ca-certificates >/dev/null 2>&1
     python3 --version
