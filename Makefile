@@ -10,20 +10,19 @@ PY     := $(VENV)/bin/python
 BASE_STAMP := $(VENV)/.installed-base
 STAMP  := $(VENV)/.installed-dev
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-RUFF   := $(PY) -m ruff check --line-length 120 --target-version py310 \
-          --select E,F,W,I,B,UP,RUF --ignore RUF001,RUF002,RUF003,B008,UP007,UP035,E731
 
-.PHONY: help demo chat test lint bench fuzz soak stress docs sysdeps venv clean
+.PHONY: help demo chat test test-fast lint bench fuzz soak stress docs sysdeps venv clean
 
 help:
-	@echo "make demo   - a scripted conversation with the local Realtime server (no API key)"
-	@echo "make test   - the test suite"
-	@echo "make lint   - ruff and mypy"
-	@echo "make chat   - an interactive text chat with the local server"
-	@echo "make fuzz   - property tests of the parser, dispatcher and reader (10,000 examples each)"
-	@echo "make soak   - 60 simulated minutes of audio both ways; memory and threads must stay flat"
-	@echo "make stress - the thread-safety tests with many more operations per thread"
-	@echo "make docs   - the API reference from the docstrings (pdoc) into docs/api"
+	@echo "make demo      - a scripted conversation with the local Realtime server (no API key)"
+	@echo "make test      - the whole test suite (what CI runs)"
+	@echo "make test-fast - the suite without wheel builds, soak, Tk, real-time audio and slow tests (under a minute)"
+	@echo "make lint      - ruff and mypy (settings in pyproject.toml)"
+	@echo "make chat      - an interactive text chat with the local server"
+	@echo "make fuzz      - property tests of the parser, dispatcher and reader (10,000 examples each)"
+	@echo "make soak      - 60 simulated minutes of audio both ways; memory and threads must stay flat"
+	@echo "make stress    - the thread-safety tests with many more operations per thread"
+	@echo "make docs      - the API reference from the docstrings (pdoc) into docs/api"
 	@echo "make test-floors - the fast tests with the lowest version of every declared dependency"
 	@echo "make test-py313  - the fast tests under Debian 13's Python 3.13 (a debootstrap chroot)"
 
@@ -45,7 +44,7 @@ sysdeps:
 	  else echo "please install:$$missing" >&2; exit 1; fi; \
 	fi
 
-$(BASE_STAMP): setup.cfg setup.py
+$(BASE_STAMP): pyproject.toml setup.cfg setup.py
 	@$(MAKE) --no-print-directory sysdeps SYSDEPS=base
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -e .
@@ -72,8 +71,14 @@ test: $(STAMP)
 	-VAUDIO_DIR=$(VAUDIO_DIR) sh tests/audio/vaudio.sh
 	ALSA_CONFIG_PATH=$${ALSA_CONFIG_PATH:-$(VAUDIO_DIR)/asound.conf} $(PY) -m pytest
 
+# The markers are applied in tests/conftest.py and described in pyproject.toml.
+FAST_MARKERS ?= not (slow or soak or wheel or tk or audio)
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "$(FAST_MARKERS)"
+
 lint: $(STAMP)
-	$(RUFF) rtsync tests examples benchmarks
+	$(PY) -m ruff check rtsync tests examples benchmarks
 	$(PY) -m mypy rtsync
 
 bench: $(STAMP)
@@ -107,20 +112,15 @@ docs: $(STAMP)
 # pytest-timeout, hypothesis). The other [dev] tools are not pinned: ruff and mypy judge the code
 # (their findings differ between versions, and `make lint` uses the newest), pdoc and build
 # make artifacts, and the openai SDK only feeds a test that skips without its GA types; none
-# of them is imported by rtsync or by the tests run here. rtsync goes in with --no-deps, so
+# of them is imported by rtsync or by the fast tests run here. rtsync goes in with --no-deps, so
 # nothing newer slips in; `pip check` then confirms the pins satisfy what setup.cfg declares.
 # The floors hold for the Python this runs on (python3, 3.11 on Debian 12): numpy 1.24 has no
 # wheel for 3.12 and later.
 VENV_FLOORS  ?= .venv-floors
 FLOORS_STAMP := $(VENV_FLOORS)/.installed-floors
 FLOORS_DEV   := pytest pytest-timeout hypothesis
-# The library without real-time audio, Tk or wheel building. When the suite's pytest markers
-# land, `-m "not slow and not soak and not tk and not audio and not wheel"` replaces this list.
-LIBRARY_TESTS ?= tests/events tests/server tests/test_client.py tests/test_client_state.py \
-                tests/test_transport.py tests/test_tools.py tests/test_conversation.py \
-                tests/test_dialects.py tests/test_faults.py tests/test_record.py tests/test_package.py
 
-$(FLOORS_STAMP): setup.cfg setup.py .ci/floors.py
+$(FLOORS_STAMP): pyproject.toml setup.cfg setup.py .ci/floors.py
 	@$(MAKE) --no-print-directory sysdeps SYSDEPS=base
 	$(SUDO) sh tests/audio/vaudio.sh packages
 	rm -rf $(VENV_FLOORS)
@@ -134,16 +134,16 @@ $(FLOORS_STAMP): setup.cfg setup.py .ci/floors.py
 .PHONY: test-floors test-py313
 test-floors: $(FLOORS_STAMP)
 	@echo "floors:" $$(cat $(VENV_FLOORS)/floors.txt)
-	$(VENV_FLOORS)/bin/python -m pytest $(LIBRARY_TESTS)
+	$(VENV_FLOORS)/bin/python -m pytest -m "$(FAST_MARKERS)"
 
-# Python 3.13 beside 3.11: LIBRARY_TESTS under Debian 13's python3.13, in a debootstrap chroot
-# (built on first use, reused after; root only), with the [dev] extra from PyPI in a venv
-# inside it. Not in .ci/run: building the chroot takes minutes. ruff and mypy keep targeting
+# Python 3.13 beside 3.11: the fast tests (FAST_MARKERS) under Debian 13's python3.13, in a
+# debootstrap chroot (built on first use, reused after; root only), with the [dev] extra from
+# PyPI in a venv inside it. Not in .ci/run: building the chroot takes minutes. ruff and mypy keep targeting
 # 3.10 (`make lint`), so the syntax stays valid on the oldest Python python_requires allows.
 PY313_CHROOT ?= $(abspath ../chroots/trixie)
 
 test-py313:
-	sh .ci/py313.sh $(PY313_CHROOT) $(LIBRARY_TESTS)
+	sh .ci/py313.sh $(PY313_CHROOT) -m "$(FAST_MARKERS)"
 
 clean:
 	rm -rf $(VENV) $(VENV_FLOORS) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache

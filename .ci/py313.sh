@@ -3,14 +3,14 @@
 # packages; the venv inside it gets its packages from PyPI. Needs root (debootstrap, chroot,
 # mount). `make test-py313` calls this; it is not part of .ci/run (minutes, and root-only).
 #
-# Usage: sh .ci/py313.sh CHROOT_DIR TEST_PATH...
+# Usage: sh .ci/py313.sh CHROOT_DIR PYTEST_ARG...
 #   CHROOT_DIR   made with `debootstrap --variant=minbase trixie` when missing; reused after
-#   TEST_PATH    what pytest runs, relative to the checkout
+#   PYTEST_ARG   pytest's arguments (test paths relative to the checkout, -m MARKERS, ...)
 # The checkout is bind-mounted at /build/<its name> and ../shared (the protocol fixtures some
 # tests read) at /build/shared, as beside the checkout; both are unmounted on exit.
 set -eu
 
-[ "$#" -ge 2 ] || { echo "usage: sh $0 CHROOT_DIR TEST_PATH..." >&2; exit 2; }
+[ "$#" -ge 2 ] || { echo "usage: sh $0 CHROOT_DIR PYTEST_ARG..." >&2; exit 2; }
 ROOT=$1
 shift
 [ "$(id -u)" = 0 ] || { echo "$0: needs root (debootstrap, chroot, mount)" >&2; exit 1; }

@@ -166,7 +166,7 @@ def _open_timed(cls: type, timer: _Timer, **kwargs: Any) -> Any:
     """A Microphone/Speaker whose stream calls ``timer``'s shim around the real bound callback.
 
     ``_open`` passes ``self._callback`` to PortAudio, so an instance attribute set before
-    ``__init__`` runs is what the stream calls; devices.py itself is untouched.
+    ``__init__`` runs is what the stream calls; rtsync.audio itself is untouched.
     """
     obj = cls.__new__(cls)
     obj._callback = timer.wrap(cls._callback.__get__(obj, cls))
@@ -247,10 +247,11 @@ def _run_bare_pair(seconds: float, cap: int) -> tuple[Any, Any]:
 
 def _callback_lines() -> list[tuple[str, int, int]]:
     """(file, first line, last line) of the code that runs inside the rtsync callbacks."""
-    from rtsync.audio import devices, ringbuffer
+    from rtsync.audio import devices, playout, ringbuffer
 
     spans = []
-    for fn in (devices.Speaker._callback, devices.Speaker._fade_out, devices.Microphone._callback):
+    for fn in (devices.Speaker._callback, playout.Playout.fill, playout.Playout._fade_out,
+               devices.Microphone._callback):
         lines, first = inspect.getsourcelines(fn)
         spans.append((os.path.realpath(inspect.getsourcefile(fn) or ""), first, first + len(lines)))
     spans.append((os.path.realpath(ringbuffer.__file__), 1, 10**9))

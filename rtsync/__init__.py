@@ -4,8 +4,9 @@ No asyncio: a reader thread parses frames into typed (attrs) events and a dispat
 runs your callbacks in arrival order. The API, by group:
 
 * Connection: :class:`RealtimeClient` (``connect``/``close``/``with``), ``on``/``off``/``once``,
-  ``send`` and the typed senders, ``wait_for``, ``ask`` -> :class:`Reply`; GA or beta wire
-  protocol (``dialect=``), Azure (``RealtimeClient.azure``), reconnection (``reconnect=True``),
+  ``send`` and the typed senders (each returns a :class:`Request` handle to ``wait()`` on),
+  ``wait_for``, ``ask`` -> :class:`Reply`; GA or beta wire protocol (``dialect=``), Azure
+  (``RealtimeClient.azure``), reconnection (``reconnect=True`` or a :class:`ReconnectPolicy`),
   recording (``record=``).
 * State and tools: :class:`Conversation` (``client.conversation``), function tools
   (``client.tool`` / ``client.add_tool``, :mod:`rtsync.tools`).
@@ -26,7 +27,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from rtsync._version import __version__
-from rtsync.client import FunctionCall, RealtimeClient, Reply
+from rtsync.client import FunctionCall, RealtimeClient, ReconnectPolicy, Reply, Request
 from rtsync.conversation import Conversation, ConversationEntry
 from rtsync.errors import (
     AudioError,
@@ -69,7 +70,9 @@ __all__ = [
     "ProtocolError",
     "RealtimeClient",
     "RealtimeError",
+    "ReconnectPolicy",
     "Reply",
+    "Request",
     "ResponseFailed",
     "ServerError",
     "TLSError",

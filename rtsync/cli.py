@@ -185,6 +185,10 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def _cmd_devices(args: argparse.Namespace) -> int:
     from rtsync.audio import list_devices
     from rtsync.errors import AudioError
@@ -192,7 +196,7 @@ def _cmd_devices(args: argparse.Namespace) -> int:
     try:
         devices = list_devices()
     except AudioError as exc:
-        print(f"no audio: {exc}", file=sys.stderr)
+        print(f"no audio: {_one_line(exc)}", file=sys.stderr)
         return 2
     for d in devices:
         marks = ("in" if d.is_default_input else "") + (" out" if d.is_default_output else "")
@@ -204,13 +208,35 @@ def _cmd_devices(args: argparse.Namespace) -> int:
     return 0
 
 
+def _missing_audio() -> str | None:
+    """Why ``voice`` cannot run here (no microphone, no speaker, no PortAudio), or None."""
+    from rtsync.audio import list_devices
+    from rtsync.errors import AudioError
+
+    try:
+        devices = list_devices()
+    except AudioError as exc:
+        return _one_line(exc)
+    found = f"PortAudio lists {len(devices)} audio device(s)"
+    if not any(d.is_default_input and d.max_input_channels > 0 for d in devices):
+        return f"no microphone: {found}, none of them a default input"
+    if not any(d.is_default_output and d.max_output_channels > 0 for d in devices):
+        return f"no speaker: {found}, none of them a default output"
+    return None
+
+
 def _cmd_voice(args: argparse.Namespace) -> int:
     import time
 
     from rtsync._status import StatusLine, TurnTracker, render_status, snapshot
-    from rtsync.errors import RealtimeError
+    from rtsync.errors import AudioError, RealtimeError
     from rtsync.voice import VoiceSession
 
+    # Before any server or connection: without a microphone there is nothing to talk with.
+    missing = _missing_audio()
+    if missing:
+        print(f"voice: {missing}", file=sys.stderr)
+        return 1
     server, client = _client_for(args, "talking to")
     # The live status line (level, turn state, latency, underruns) paints only on a terminal;
     # everything else is printed above it through status.println.
@@ -239,6 +265,10 @@ def _cmd_voice(args: argparse.Namespace) -> int:
                 status.stop()
             st = voice.refresh_stats()
             print(f"underruns {st.underruns}, overruns {st.overruns}, barge-ins {st.interrupts}", flush=True)
+    except AudioError as exc:  # a device that is listed but cannot be opened
+        status.stop()
+        print(f"voice: {_one_line(exc)}", file=sys.stderr)
+        return 1
     except RealtimeError as exc:
         status.stop()
         print(f"voice: {exc}", file=sys.stderr)

@@ -5,6 +5,7 @@ Every exception rtsync raises on purpose derives from :class:`RealtimeError`::
     RealtimeError
     ├── ConnectError                 the connection could not be opened
     │   ├── AuthenticationError      the key was refused (HTTP 401, or an auth error event)
+    │   ├── BetaShapeDisabledError   the server refused the beta protocol (use ``dialect="ga"``)
     │   ├── ModelNotFoundError       the server does not know the model
     │   ├── NetworkError             refused, unreachable, DNS, timeout
     │   └── TLSError                 certificate or TLS handshake failure
@@ -15,8 +16,7 @@ Every exception rtsync raises on purpose derives from :class:`RealtimeError`::
     │   └── ResponseFailed           a response ended with status ``failed`` or ``incomplete``
     └── AudioError                   PortAudio or a device is missing or misbehaves
 
-No exception message ever carries the API key: texts that may hold one pass through
-:func:`rtsync._log.redact` first.
+No exception message ever carries the API key: texts that may hold one are redacted first.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ Audio
 
 Secrets
     The API key never reaches the files: the URL in the header and every string of every line
-    pass through :func:`rtsync._log.redact` before JSON encoding (keys registered by the client,
+    are redacted before JSON encoding, as log lines are (keys registered by the client,
     ``Bearer`` values and key-shaped strings become ``***``). Text in an event that looks like a
     key is therefore masked too, and a replay sends it masked.
 """

@@ -1,5 +1,13 @@
 """Shared fixtures: a real local server on loopback, a connected client, a scripted peer, and
-an autouse check that no rtsync thread outlives a test."""
+an autouse check that no rtsync thread outlives a test.
+
+Markers (registered in ``pyproject.toml``) are applied here from where a test lives and which
+fixtures it uses, so a new test in a known module or with a known fixture is marked without
+editing it: :data:`MODULE_MARKERS` maps a test module (or a package of them) to its markers,
+:data:`FIXTURE_MARKERS` maps a fixture to the markers of every test that uses it. A single slow
+test inside an otherwise fast module carries ``@pytest.mark.slow`` itself. ``make test-fast``
+deselects ``slow``, ``soak``, ``wheel``, ``tk`` and ``audio``.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +18,47 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import shared_path
 from tests.peer import ScriptedPeer
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+#: Markers of every test in a module, keyed by dotted module name; a key also covers the
+#: modules below it (``"tests.audio"`` would cover ``tests.audio.test_x``).
+MODULE_MARKERS: dict[str, tuple[str, ...]] = {
+    "tests.test_wheel": ("wheel", "slow", "subprocess"),
+    "tests.test_soak": ("soak", "slow"),
+    "tests.test_tk": ("tk",),
+    "tests.test_fuzz": ("slow",),  # property tests; `make fuzz` runs them at length
+    "tests.test_thread_safety": ("slow",),  # stress tests; `make stress` runs them at length
+    "tests.test_package": ("subprocess",),
+    "tests.test_examples_text": ("subprocess",),
+    "tests.test_readme": ("subprocess",),
+    "tests.audio.test_voice_status": ("audio", "subprocess"),
+}
+
+#: Markers of every test that uses a fixture (directly or through another fixture).
+FIXTURE_MARKERS: dict[str, tuple[str, ...]] = {
+    "virtual_audio": ("audio",),  # real-time PortAudio streams on the virtual sound device
+    "display": ("tk",),  # a private Xvfb display for Tk
+}
+
+
+def _module_markers(module: str) -> set[str]:
+    parts = module.split(".")
+    found: set[str] = set()
+    for i in range(1, len(parts) + 1):
+        found.update(MODULE_MARKERS.get(".".join(parts[:i]), ()))
+    return found
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Add the markers of :data:`MODULE_MARKERS` and :data:`FIXTURE_MARKERS` to each test."""
+    for item in items:
+        module = getattr(item, "module", None)
+        names = _module_markers(module.__name__) if module is not None else set()
+        for fixture in getattr(item, "fixturenames", ()):
+            names.update(FIXTURE_MARKERS.get(fixture, ()))
+        for name in sorted(names - {m.name for m in item.iter_markers()}):
+            item.add_marker(name)
 
 
 def _rtsync_threads() -> list[threading.Thread]:
@@ -94,6 +140,4 @@ def peer() -> Iterator[ScriptedPeer]:
 @pytest.fixture
 def shared_dir() -> Path:
     """``../shared`` beside the checkout; tests that need it skip when it is absent."""
-    if not SHARED.is_dir():
-        pytest.skip("../shared is not present beside the checkout")
-    return SHARED
+    return shared_path()

@@ -1,10 +1,29 @@
-"""Small helpers shared by the client tests."""
+"""Small helpers shared by the tests, and the one place that knows where ``../shared`` is."""
 
 from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
+
+import pytest
+
+#: The checkout (the directory holding ``rtsync/`` and ``tests/``).
+ROOT = Path(__file__).resolve().parents[1]
+
+#: ``../shared`` beside the checkout: the protocol fixtures, recorded sessions and notes. It is
+#: never copied into the project, so it may be absent; use :data:`SHARED` at collection time
+#: (globbing an absent directory finds nothing) and :func:`shared_path` inside a test.
+SHARED = ROOT.parent / "shared"
+
+
+def shared_path(*parts: str) -> Path:
+    """``SHARED / parts``, or skip the calling test (with the reason) when it does not exist."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is not present (../shared beside the checkout holds it)")
+    return path
 
 
 def eventually(check: Any, timeout: float = 10) -> None:

@@ -13,8 +13,9 @@ import pytest
 
 from rtsync.conversation import Conversation, TokenUsage
 from rtsync.events import parse_event
+from tests.helpers import SHARED
 
-SESSIONS = Path(__file__).resolve().parent.parent.parent / "shared" / "protocol" / "fixtures" / "sessions"
+SESSIONS = SHARED / "protocol" / "fixtures" / "sessions"
 
 
 def ev(type_: str, **fields: Any) -> Any:

@@ -99,6 +99,7 @@ def test_auto_follows_a_beta_server() -> None:
         assert client.ask("hello", timeout=20).text == "You said: hello"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dialect", ["beta", "ga"])
 def test_same_example_script_against_serve_dialect(dialect: str, tmp_path: Path) -> None:
     import socket

@@ -313,6 +313,7 @@ def test_slow_reading_server_gets_every_byte_in_order():
         assert server.fault_log == [(1, "slow-read=0.001:16384")]
 
 
+@pytest.mark.slow
 def test_close_releases_a_send_blocked_by_backpressure():
     with faulty("slow-read=0.2:512") as (_server, client, rec):
         outcome: list[BaseException | None] = []

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from rtsync import RealtimeClient
+from rtsync import RealtimeClient, ReconnectPolicy
 from rtsync.errors import ClosedError
 from rtsync.server import LocalServer
 from tests.helpers import eventually, record
@@ -71,9 +71,31 @@ def test_fatal_close_is_never_retried() -> None:
                 client.create_item("x")
 
 
-def test_gives_up_after_max_attempts() -> None:
+def test_policy_and_the_older_keywords_mean_the_same() -> None:
+    url = "ws://127.0.0.1:9/v1/realtime"
+    assert RealtimeClient(url=url).reconnect_policy is None
+    assert RealtimeClient(url=url, reconnect=True).reconnect_policy == ReconnectPolicy()
+    old = RealtimeClient(url=url, reconnect=True, max_reconnect_attempts=2, renew_before=30, replay_text_items=True)
+    assert old.reconnect_policy == ReconnectPolicy(max_attempts=2, renew_before=30, replay_text_items=True)
+    renew_only = RealtimeClient(url=url, renew_before=30).reconnect_policy
+    assert renew_only == ReconnectPolicy(on_drop=False, renew_before=30)
+    policy = ReconnectPolicy(max_attempts=3, backoff=0.1)
+    assert RealtimeClient(url=url, reconnect=policy).reconnect_policy is policy
+    with pytest.raises(ValueError, match="inside the ReconnectPolicy"):
+        RealtimeClient(url=url, reconnect=policy, renew_before=30)
+    with pytest.raises(ValueError, match="max_reconnect_attempts must be at least 1"):
+        RealtimeClient(url=url, reconnect=True, max_reconnect_attempts=0)
+    with pytest.raises(ValueError, match="max_attempts"):
+        ReconnectPolicy(max_attempts=0)
+
+
+@pytest.mark.parametrize("spelling", ["policy", "keywords"])
+def test_gives_up_after_max_attempts(spelling: str) -> None:
     server = LocalServer(faults=["drop@start"]).start()
-    client = RealtimeClient(url=server.url, reconnect=True, max_reconnect_attempts=2)
+    if spelling == "policy":
+        client = RealtimeClient(url=server.url, reconnect=ReconnectPolicy(max_attempts=2))
+    else:
+        client = RealtimeClient(url=server.url, reconnect=True, max_reconnect_attempts=2)
     seen = record(client, "rtsync.disconnected", "rtsync.reconnected", "rtsync.close")
     client.on("rtsync.disconnected", lambda ev: server.stop())
     try:
@@ -140,6 +162,7 @@ def test_renewal_before_expiry() -> None:
         assert all(e.reason == "renewed" for e in seen[:-1])
 
 
+@pytest.mark.slow
 def test_asks_go_on_across_renewals() -> None:
     with LocalServer(text_delay=0.01) as server:
         lifetime = session_lifetime(server)
@@ -154,6 +177,7 @@ def test_asks_go_on_across_renewals() -> None:
             assert renewed and not client.response_active
 
 
+@pytest.mark.slow
 def test_an_ask_queued_at_a_renewal_is_answered_where_its_message_went() -> None:
     """ask() sends its message, and its response.create waits behind a running response; the
     renewal must not move that create to a new session that never saw the message."""

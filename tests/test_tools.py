@@ -359,3 +359,78 @@ def test_end_to_end_two_calls_one_follow_up(local_server):
     assert sorted(lines) == ['Tool get_time returned: 12:00 in Oslo',
                              'Tool get_weather returned: {"city": "Oslo", "temp": 21}']
     assert created == 2
+
+
+# -- every public way to register a client's tool gets its calls answered -------------------------
+
+def _register(client: Any, path: str, name: str) -> None:
+    def lookup(word: str) -> str:
+        """Look a word up."""
+        return word.upper()
+
+    lookup.__name__ = name
+    if path == "add_tool":
+        client.add_tool(lookup)
+    elif path == "client.tool":
+        client.tool(lookup)
+    elif path == "client.tool(name=)":
+        client.tool(name=name)(lambda word: word.upper())
+    elif path == "tools.add":
+        client.tools.add(lookup)
+    elif path == "tools.tool":
+        client.tools.tool(lookup)
+    elif path == "tools.tool(name=)":
+        client.tools.tool(name=name)(lambda word: word.upper())
+    else:
+        raise AssertionError(path)
+
+
+PATHS = ["add_tool", "client.tool", "client.tool(name=)", "tools.add", "tools.tool", "tools.tool(name=)"]
+
+
+@pytest.mark.parametrize("when", ["open", "before_connect"])
+@pytest.mark.parametrize("path", PATHS)
+def test_every_registration_path_gets_calls_answered(local_server: Any, each_dialect: str, path: str,
+                                                      when: str) -> None:
+    from rtsync import RealtimeClient
+
+    name = "lookup_" + path.replace(".", "_").replace("(name=)", "_named")
+    client = RealtimeClient(url=local_server.url, api_key="")
+    done: list[Any] = []
+    client.on("response.done", done.append)
+    updated: list[Any] = []
+    client.on("session.updated", updated.append)
+    if when == "before_connect":
+        _register(client, path, name)
+    with client:
+        client.update_session(modalities=["text"])
+        if when == "open":
+            _register(client, path, name)
+        # the schema reached the session ...
+        client.wait_for("session.updated", lambda ev: any(t.name == name for t in ev.session.tools or []),
+                        timeout=10)
+        reply = client.ask(f'{name} {{"word": "paris"}}', timeout=20)
+        assert [c.name for c in reply.function_calls] == [name]
+        # ... and the runner answered the call: exactly one follow-up with the output
+        client.wait_for("response.done", lambda ev: len(done) >= 2, timeout=20)
+        follow = done[1].response
+        text = "".join(p.text or "" for it in follow.output for p in (it.content or []))
+        assert text == f"Tool {name} returned: PARIS"
+
+
+@pytest.mark.parametrize("path", ["remove_tool", "tools.remove"])
+def test_every_removal_path_tells_the_open_session(local_server: Any, path: str) -> None:
+    from rtsync import RealtimeClient
+
+    with RealtimeClient(url=local_server.url, api_key="") as client:
+        client.update_session(modalities=["text"])
+        _register(client, "add_tool", "lookup")
+        client.wait_for("session.updated", lambda ev: [t.name for t in ev.session.tools or []] == ["lookup"],
+                        timeout=10)
+        removed = client.remove_tool("lookup") if path == "remove_tool" else client.tools.remove("lookup")
+        assert removed is True
+        client.wait_for("session.updated", lambda ev: not ev.session.tools, timeout=10)
+        assert "lookup" not in client.tools
+        # the model no longer calls it: the message is just echoed
+        assert client.ask('lookup {"word": "x"}', timeout=20).text == 'You said: lookup {"word": "x"}'
+        assert (client.remove_tool("lookup") if path == "remove_tool" else client.tools.remove("lookup")) is False

@@ -92,7 +92,7 @@ def test_wheel_holds_the_package_the_marker_and_the_metadata(dist: Dist) -> None
         info = next(n for n in names if n.endswith(".dist-info/METADATA"))
         metadata = zf.read(info).decode()
     assert "rtsync/py.typed" in names
-    for module in ("rtsync/__init__.py", "rtsync/client.py", "rtsync/voice.py", "rtsync/audio/__init__.py",
+    for module in ("rtsync/__init__.py", "rtsync/client/__init__.py", "rtsync/voice.py", "rtsync/audio/__init__.py",
                    "rtsync/events/__init__.py", "rtsync/server/__init__.py", "rtsync/_status.py"):
         assert module in names, module
     assert not any(n.startswith("tests/") for n in names), "tests must not be installed as a package"
@@ -114,7 +114,7 @@ def test_wheel_holds_the_package_the_marker_and_the_metadata(dist: Dist) -> None
 def test_sdist_file_list(dist: Dist) -> None:
     with tarfile.open(dist.sdist) as tf:
         names = {n.split("/", 1)[1] for n in tf.getnames() if "/" in n}
-    for required in ("README.md", "LICENSE", "setup.cfg", "setup.py", "MANIFEST.in", "PKG-INFO",
+    for required in ("README.md", "LICENSE", "pyproject.toml", "setup.cfg", "setup.py", "MANIFEST.in", "PKG-INFO",
                      "rtsync/__init__.py", "rtsync/py.typed", "rtsync/server/__init__.py", "tests/conftest.py"):
         assert required in names, required
     for unwanted in (".venv", ".git", "__pycache__", ".mypy_cache", "docs/api"):

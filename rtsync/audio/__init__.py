@@ -5,6 +5,8 @@ The API, by group:
 * Ring buffer: :class:`RingBuffer` (single producer, single consumer, no locks).
 * Devices: :class:`Microphone`, :class:`Speaker`, :func:`list_devices`, :class:`DeviceInfo`
   (PyAudio is imported only when one of these is first used).
+* Playout: :class:`Playout`, the speaker's playout state machine (prebuffer, underruns,
+  fade-out on interrupt, end of stream), pure: no device needed.
 * Sample types: :func:`pcm16_to_float32`, :func:`float32_to_pcm16` (alias ``float_to_pcm16``).
 * G.711: :func:`ulaw_encode`, :func:`ulaw_decode`, :func:`alaw_encode`, :func:`alaw_decode`.
 * Resampling: :func:`resample`, :class:`Resampler`.
@@ -44,6 +46,7 @@ from rtsync.audio.formats import (
     ulaw_encode,
     write_wav,
 )
+from rtsync.audio.playout import Playout
 from rtsync.audio.ringbuffer import RingBuffer
 
 if TYPE_CHECKING:
@@ -53,6 +56,7 @@ __all__ = [
     "FORMAT_RATES",
     "DeviceInfo",
     "Microphone",
+    "Playout",
     "Resampler",
     "RingBuffer",
     "Speaker",

@@ -28,7 +28,8 @@ Dialects
     ``response.output_audio.*``, ``response.output_audio_transcript.*``,
     ``conversation.item.added`` (plus ``conversation.item.done`` once an item is final),
     ``output_text``/``output_audio`` item content. Beta-shaped client events on a GA connection
-    get the errors the GA service sends (``session.update`` without ``session.type``,
+    get the errors the GA service sends (:mod:`rtsync.server.ga_checks`: ``session.update``
+    without ``session.type``,
     ``Unknown parameter: 'session.modalities'``...); GA-only session settings
     (``truncation``, ``reasoning``, ``parallel_tool_calls``, ``prompt``) are accepted, not
     emulated, and not echoed.
@@ -115,6 +116,18 @@ true), ``audio_pace`` (``None`` or a factor of real time, default ``None``), ``d
 (``"auto"``, ``"beta"`` or ``"ga"``, default ``"auto"``) and ``voice``
 (``"auto"``, ``"espeak"`` or ``"tone"``; ``"espeak"`` raises ``ValueError`` when espeak-ng is
 missing).
+
+Where things are
+    :mod:`~rtsync.server.app` (the WebSocket endpoint, :class:`LocalServer`, handshake checks);
+    :mod:`~rtsync.server.session` (one connection: the table of client event handlers and the
+    GA boundary); its parts :mod:`~rtsync.server.validation` (checks of client input and the
+    ``error`` events they give), :mod:`~rtsync.server.store` (the conversation's items),
+    :mod:`~rtsync.server.items` (``conversation.item.*``), :mod:`~rtsync.server.input_audio`
+    (the input buffer, with :mod:`~rtsync.server.vad`), :mod:`~rtsync.server.responses` and
+    :mod:`~rtsync.server.streaming` (with :mod:`~rtsync.server.model` and
+    :mod:`~rtsync.server.voice`), :mod:`~rtsync.server.ga_checks`; beside them
+    :mod:`~rtsync.server.faults` (injected faults) and :mod:`~rtsync.server.replay` (recordings
+    played back).
 """
 
 from rtsync.server.app import LocalServer, serve

@@ -91,7 +91,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from rtsync.events.dialect import GA_TO_BETA_NAMES
-from rtsync.server.session import error_event, new_id
+from rtsync.server.validation import error_event
+from rtsync.server.wire import new_id
 
 __all__ = ["KINDS", "Fault", "FaultInjector", "FaultPlan", "parse_fault", "parse_faults"]
 

@@ -38,9 +38,9 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
-    "FunctionCall",
     "Message",
     "Output",
+    "ToolCall",
     "audio_tokens",
     "cap_chunks",
     "context_tokens",
@@ -69,7 +69,7 @@ class Message:
 
 
 @dataclass(frozen=True)
-class FunctionCall:
+class ToolCall:
     """A call of one function tool.
 
     Attributes:
@@ -81,7 +81,7 @@ class FunctionCall:
     arguments: str
 
 
-Output = Message | FunctionCall
+Output = Message | ToolCall
 
 
 def split_words(text: str) -> list[str]:
@@ -260,7 +260,7 @@ def plan_reply(
 
     Returns:
         The outputs of the response, in order: one :class:`Message`, or one or more
-        :class:`FunctionCall`.
+        :class:`ToolCall`.
     """
     audio_seconds = audio_seconds or {}
     last_user = -1
@@ -302,5 +302,5 @@ def plan_reply(
     if chosen:
         arguments = first_json_object(text) or {}
         encoded = json.dumps(arguments, separators=(",", ":"), ensure_ascii=False)
-        return [FunctionCall(name, encoded) for name in chosen]
+        return [ToolCall(name, encoded) for name in chosen]
     return [Message(f"You said: {text}")]

@@ -512,6 +512,7 @@ def event_dicts(draw: st.DrawFn) -> dict[str, Any]:
     return body
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(event_dicts())
 def test_any_event_object_round_trips(data: dict[str, Any]) -> None:

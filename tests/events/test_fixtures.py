@@ -25,8 +25,9 @@ from rtsync.events import (
     parse_event,
     server,
 )
+from tests.helpers import SHARED, shared_path
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "protocol" / "fixtures"
+FIXTURES = SHARED / "protocol" / "fixtures"
 
 CLIENT_TYPES = {
     # the nine of the 2024-10-01 protocol
@@ -267,10 +268,7 @@ def test_openapi_example(path: Path | None) -> None:
 
 
 def _primary(name: str) -> dict[str, Any]:
-    path = FIXTURES / name
-    if not path.is_file():
-        pytest.skip(f"no fixture {path}")
-    return _load(path)
+    return _load(shared_path("protocol", "fixtures", name))
 
 
 def test_typed_access_on_real_payloads() -> None:

@@ -18,7 +18,8 @@ import pytest
 import websocket
 
 from rtsync.server import LocalServer
-from rtsync.server.session import ClientError, Conversation, _ItemInfo
+from rtsync.server.store import ItemInfo, ItemStore
+from rtsync.server.validation import ClientError
 from tests.helpers import JsonPeer
 
 pytestmark = pytest.mark.timeout(20)
@@ -339,10 +340,10 @@ def test_truncate_and_delete_errors(peer: Peer) -> None:
 
 
 def test_truncate_length_check_for_model_audio() -> None:
-    conversation = Conversation()
+    conversation = ItemStore()
     item = {"id": "item_a", "object": "realtime.item", "type": "message", "status": "completed",
             "role": "assistant", "content": [{"type": "audio", "transcript": "hello"}]}
-    conversation.insert(item, None, _ItemInfo(audio_ms=2700))
+    conversation.insert(item, None, ItemInfo(audio_ms=2700))
     with pytest.raises(ClientError) as info:
         conversation.truncate("item_a", 0, 3207)
     assert info.value.message == "Audio content of 2700ms is already shorter than 3207ms"
