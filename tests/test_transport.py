@@ -1,15 +1,12 @@
-"""The reader's own frame parser, against a raw-socket peer that writes WebSocket frames by hand.
-
-The peer does the HTTP upgrade itself, sends ``session.created``, and then writes exactly the
-bytes a test gives it (split, fragmented, masked, ...). It records the frames the client sends
-(pongs, close replies). The tests drive :class:`rtsync.transport.Transport` directly, so they
-see the batches the reader puts on its queue.
+"""The reader thread, against a raw-socket peer that writes WebSocket frames by hand
+(:class:`tests.peer.RawPeer`): split, fragmented, masked, ... frames; pongs and close replies;
+a client send blocked by TCP backpressure. Most tests drive :class:`rtsync.transport.Transport`
+directly, so they see the batches the reader puts on its queue. The frame parser alone is fuzzed
+in ``test_frames.py``.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import queue
 import random
@@ -25,159 +22,12 @@ from typing import Any
 
 import pytest
 
-from rtsync.errors import ProtocolError
+from rtsync import RealtimeClient
+from rtsync.errors import ClosedError, ProtocolError
 from rtsync.events import ResponseTextDelta, UnknownEvent
 from rtsync.events.local import CloseEvent, ProtocolErrorEvent
 from rtsync.transport import MAX_BATCH, Transport
-
-_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-SESSION_CREATED = {
-    "type": "session.created",
-    "event_id": "event_raw_0",
-    "session": {"id": "sess_raw", "object": "realtime.session", "model": "raw-model"},
-}
-
-TEXT, BINARY, CLOSE, PING, PONG, CONT = 0x1, 0x2, 0x8, 0x9, 0xA, 0x0
-
-
-def frame(payload: bytes | str, op: int = TEXT, fin: bool = True, mask: bytes | None = None, rsv: int = 0) -> bytes:
-    """One WebSocket frame, as a server would write it (unmasked unless ``mask`` is given)."""
-    if isinstance(payload, str):
-        payload = payload.encode()
-    head = bytes([(0x80 if fin else 0) | rsv << 4 | op])
-    n = len(payload)
-    m = 0x80 if mask is not None else 0
-    if n < 126:
-        head += bytes([m | n])
-    elif n < 65536:
-        head += bytes([m | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([m | 127]) + struct.pack("!Q", n)
-    if mask is not None:
-        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        head += mask
-    return head + payload
-
-
-def delta(i: int | str, text: str | None = None) -> bytes:
-    """A ``response.text.delta`` text frame."""
-    ev = {"type": "response.text.delta", "event_id": f"e{i}", "delta": str(i) if text is None else text}
-    return frame(json.dumps(ev))
-
-
-def close_frame(code: int, reason: str = "") -> bytes:
-    return frame(struct.pack("!H", code) + reason.encode(), CLOSE)
-
-
-class RawPeer:
-    """A one-connection WebSocket server written on a bare socket (optionally TLS)."""
-
-    def __init__(self, tls: ssl.SSLContext | None = None, first: bytes | None = None) -> None:
-        self._tls = tls
-        self._first = frame(json.dumps(SESSION_CREATED)) if first is None else first
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self.url = f"{'wss' if tls else 'ws'}://127.0.0.1:{self.port}/v1/realtime"
-        self.conn: Any = None
-        self.ready = threading.Event()
-        self.received: list[tuple[int, bytes]] = []
-        self.got = threading.Condition()
-        self._send_lock = threading.Lock()
-        self._closed_sent = False
-        self._thread = threading.Thread(target=self._serve, name="raw-peer", daemon=True)
-        self._thread.start()
-
-    # -- server side -------------------------------------------------------------------------
-    def _serve(self) -> None:
-        try:
-            conn, _ = self._listener.accept()
-        except OSError:
-            return
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self._tls is not None:
-            conn = self._tls.wrap_socket(conn, server_side=True)
-        request = b""
-        while b"\r\n\r\n" not in request:
-            chunk = conn.recv(4096)
-            if not chunk:
-                return
-            request += chunk
-        key = ""
-        for line in request.decode("latin-1").split("\r\n")[1:]:
-            name, _, value = line.partition(":")
-            if name.strip().lower() == "sec-websocket-key":
-                key = value.strip()
-        accept = base64.b64encode(hashlib.sha1((key + _GUID).encode()).digest()).decode()
-        conn.sendall(
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            + f"Sec-WebSocket-Accept: {accept}\r\n\r\n".encode()
-            + self._first
-        )
-        self.conn = conn
-        self.ready.set()
-        self._read_client(conn)
-
-    def _recv_exact(self, conn: Any, n: int) -> bytes:
-        data = b""
-        while len(data) < n:
-            chunk = conn.recv(n - len(data))
-            if not chunk:
-                raise EOFError
-            data += chunk
-        return data
-
-    def _read_client(self, conn: Any) -> None:
-        try:
-            while True:
-                b0, b1 = self._recv_exact(conn, 2)
-                n = b1 & 0x7F
-                if n == 126:
-                    n = struct.unpack("!H", self._recv_exact(conn, 2))[0]
-                elif n == 127:
-                    n = struct.unpack("!Q", self._recv_exact(conn, 8))[0]
-                mask = self._recv_exact(conn, 4) if b1 & 0x80 else b"\0\0\0\0"
-                payload = bytes(b ^ mask[i % 4] for i, b in enumerate(self._recv_exact(conn, n)))
-                op = b0 & 0x0F
-                with self.got:
-                    self.received.append((op, payload))
-                    self.got.notify_all()
-                if op == CLOSE:
-                    with self._send_lock:
-                        if not self._closed_sent:  # answer the client's close
-                            self._closed_sent = True
-                            conn.sendall(frame(payload[:2], CLOSE))
-                    conn.close()
-                    return
-        except (EOFError, OSError, ValueError):
-            pass
-
-    # -- test side ---------------------------------------------------------------------------
-    def send(self, data: bytes) -> None:
-        assert self.ready.wait(5)
-        with self._send_lock:
-            if data[:1] and data[0] & 0x0F == CLOSE:
-                self._closed_sent = True
-            self.conn.sendall(data)
-
-    def send_slowly(self, data: bytes, pause: float = 0.001) -> None:
-        """Write ``data`` one byte per TCP segment, so every split point reaches the reader."""
-        for i in range(len(data)):
-            self.send(data[i:i + 1])
-            time.sleep(pause)
-
-    def wait_received(self, op: int, timeout: float = 5.0) -> list[bytes]:
-        with self.got:
-            self.got.wait_for(lambda: any(o == op for o, _ in self.received), timeout)
-            return [p for o, p in self.received if o == op]
-
-    def stop(self) -> None:
-        self._listener.close()
-        if self.conn is not None:
-            try:
-                self.conn.close()
-            except OSError:
-                pass
-        self._thread.join(5)
+from tests.peer import BINARY, CLOSE, CONT, PING, PONG, TEXT, RawPeer, close_frame, delta, frame
 
 
 class Counting(queue.SimpleQueue):  # type: ignore[type-arg]
@@ -469,6 +319,29 @@ def test_connection_dropped_mid_frame(conn, peer):
     assert len(evs) == 1 and evs[0].code == 1006 and not evs[0].initiated_by_client
 
 
+# -- keepalive -----------------------------------------------------------------------------------
+
+def test_keepalive_pings_any_frame_counts_and_silence_ends_the_connection(peer):
+    c = Conn(peer, ping_interval=0.1, ping_timeout=1.0).start()
+    try:
+        assert peer.wait_received(PING, timeout=10)[0] == b"rtsync"
+        # The peer never answers a ping; a frame every 0.2 s (well within the timeout) keeps the
+        # connection open for three timeouts: any byte counts.
+        end = time.monotonic() + 3.0
+        i = 0
+        while time.monotonic() < end:
+            peer.send(delta(i))
+            assert _deltas(c.events(1)) == [str(i)]
+            i += 1
+            time.sleep(0.2)
+        assert c.t.close_code is None
+        evs = c.until_close(timeout=30)  # now silent
+        assert len(evs) == 1 and evs[0].code == 1006 and evs[0].reason.startswith("keepalive timed out")
+        assert not evs[0].initiated_by_client and evs[0].error is not None
+    finally:
+        c.finish()
+
+
 # -- TLS -----------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -506,3 +379,124 @@ def test_tls_socket(tls_context):
         if c is not None:
             c.finish()
         peer.stop()
+
+
+# -- a send blocked by TCP backpressure: the reader goes on --------------------------------------
+
+class BlockedSender:
+    """A client whose user thread is blocked in ``send()``: the peer stopped reading, and the
+    thread sent 1 MB events until the socket buffers were full."""
+
+    def __init__(self, peer: RawPeer) -> None:
+        self.peer = peer
+        self.client = RealtimeClient(url=peer.url, api_key="", ping_interval=0.2, ping_timeout=30)
+        self.deltas: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.closes: list[Any] = []
+        self.closed = threading.Event()
+        self.client.on("response.text.delta", self.deltas.put)
+        self.client.on("rtsync.close", self._on_close)
+        self.client.connect()
+        self.sent = 0
+        self.outcome: list[BaseException | None] = []
+        peer.pause_reading()
+        self.thread = threading.Thread(target=self._send, name="test-sender", daemon=True)
+        self.thread.start()
+        self._wait_blocked()
+
+    def _on_close(self, ev: Any) -> None:
+        self.closes.append(ev)
+        self.closed.set()
+
+    def _send(self) -> None:
+        pad = "x" * (1024 * 1024)
+        try:
+            while True:
+                self.client.send({"type": "conversation.item.create", "item": {"pad": pad}})
+                self.sent += 1
+        except BaseException as exc:
+            self.outcome.append(exc)
+
+    def _wait_blocked(self) -> None:
+        """Until the count of finished sends has not moved for 1.5 s (the send is blocked)."""
+        deadline = time.monotonic() + 60
+        last, since = -1, time.monotonic()
+        while time.monotonic() - since < 1.5:
+            assert time.monotonic() < deadline, "the sender never blocked"
+            assert self.thread.is_alive(), f"the sender stopped: {self.outcome}"
+            if self.sent != last:
+                last, since = self.sent, time.monotonic()
+            time.sleep(0.05)
+        assert self.sent >= 1
+
+    def still_blocked(self, sent: int) -> None:
+        assert self.thread.is_alive() and self.sent == sent, "the send should still be blocked"
+
+    def check_end(self) -> None:
+        """The blocked send raised ClosedError, one rtsync.close, no rtsync thread left."""
+        self.thread.join(5)
+        assert not self.thread.is_alive(), "the blocked send was not released"
+        assert len(self.outcome) == 1 and isinstance(self.outcome[0], ClosedError), self.outcome
+        assert self.closed.wait(5)
+        assert len(self.closes) == 1
+        assert [t.name for t in threading.enumerate() if t.name.startswith("rtsync")] == []
+
+
+@pytest.fixture
+def slow_peer():
+    p = RawPeer(rcvbuf=32 * 1024)
+    try:
+        yield p
+    finally:
+        p.stop()
+
+
+def test_events_are_delivered_while_a_send_is_blocked_and_close_is_prompt(slow_peer):
+    b = BlockedSender(slow_peer)
+    try:
+        sent = b.sent
+        slow_peer.send(frame(b"are you there?", PING) + delta(1))
+        assert _deltas([b.deltas.get(timeout=5)]) == ["1"]  # the reader did not wait behind the send
+        slow_peer.send(delta(2))
+        assert _deltas([b.deltas.get(timeout=5)]) == ["2"]
+        b.still_blocked(sent)
+        start = time.monotonic()
+        b.client.close()
+        took = time.monotonic() - start
+        assert took < 1.0, f"close() took {took:.2f} s"
+        b.check_end()
+        assert b.closes[0].initiated_by_client
+    finally:
+        b.client.close()
+
+
+def test_a_server_close_while_a_send_is_blocked_ends_the_connection(slow_peer):
+    b = BlockedSender(slow_peer)
+    try:
+        sent = b.sent
+        slow_peer.send(delta(1) + close_frame(4001, "server going"))
+        assert _deltas([b.deltas.get(timeout=5)]) == ["1"]
+        assert b.closed.wait(5), "the server's close was not seen"
+        close = b.closes[0]
+        assert (close.code, close.reason, close.initiated_by_client) == (4001, "server going", False)
+        b.check_end()
+        assert b.sent == sent
+        start = time.monotonic()
+        b.client.close()
+        assert time.monotonic() - start < 1.0
+        assert len(b.closes) == 1
+    finally:
+        b.client.close()
+
+
+def test_a_pong_left_behind_a_blocked_send_goes_out_when_the_send_is_done(slow_peer):
+    b = BlockedSender(slow_peer)
+    try:
+        slow_peer.send(frame(b"ping 1", PING) + frame(b"ping 2", PING) + delta(1))
+        assert _deltas([b.deltas.get(timeout=5)]) == ["1"]
+        assert not [p for o, p in slow_peer.received if o == PONG]
+        slow_peer.resume_reading()  # the blocked send completes; the latest ping is answered
+        assert slow_peer.wait_received(PONG, timeout=20) == [b"ping 2"]
+        assert b.client.is_open
+    finally:
+        b.client.close()
+    b.check_end()

@@ -19,13 +19,13 @@ from rtsync.client.endpoint import (
     DEFAULT_MODEL,
     DEFAULT_URL,
     DIALECTS,
+    _reparse,
     azure_endpoint,
     choose_dialect,
     handshake_headers,
-    reparse,
     session_dialect,
 )
-from rtsync.client.reconnect import FATAL_ERROR_CODES, Out, ReconnectMixin, ReconnectPolicy, resolve_policy
+from rtsync.client.reconnect import FATAL_ERROR_CODES, ReconnectPolicy, _Out, _ReconnectMixin, _resolve_policy
 from rtsync.client.replies import BENIGN_ERROR_CODES, Reply, ReplyCollector, reply_from
 from rtsync.client.requests import EVENT_TYPES as REQUEST_EVENT_TYPES
 from rtsync.client.requests import RequestBook
@@ -51,7 +51,7 @@ __all__ = ["RealtimeClient"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class RealtimeClient(SendersMixin, ToolsMixin, ReconnectMixin):
+class RealtimeClient(SendersMixin, ToolsMixin, _ReconnectMixin):
     """A connection to a Realtime server, with callbacks.
 
     Args:
@@ -202,7 +202,7 @@ class RealtimeClient(SendersMixin, ToolsMixin, ReconnectMixin):
         self._hooks: list[Callable[[Event], None]] = [self._bookkeeping]
         self._ping = (ping_interval, ping_timeout)
         self._marks = threading.local()  # per thread: delivery number at the latest send/wait_for
-        self._policy: ReconnectPolicy | None = resolve_policy(
+        self._policy: ReconnectPolicy | None = _resolve_policy(
             reconnect, max_reconnect_attempts, renew_before, replay_text_items)
         self._session_config: dict[str, Any] = {}  # every session.update field sent, merged
         self._gen = 0  # which transport is current (an older one's close is not the end)
@@ -368,12 +368,12 @@ class RealtimeClient(SendersMixin, ToolsMixin, ReconnectMixin):
             logger.info("rtsync: the server's session.created is in the %s shape; speaking %s", found, found)
             self.dialect = found
             transport.dialect = found
-            first = reparse(first, found)  # for self.session
+            first = _reparse(first, found)  # for self.session
         return first
 
     def _new_transport(self, gen: int, out: Any = None) -> Transport:
         if out is None:
-            out = self._queue if self._policy is None else Out(self, gen)
+            out = self._queue if self._policy is None else _Out(self, gen)
         return Transport(self.url, self._handshake_headers(), out,
                          connect_timeout=self._connect_timeout, sslopt=self._sslopt,
                          ping_interval=self._ping[0], ping_timeout=self._ping[1], dialect=self.dialect)

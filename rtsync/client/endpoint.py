@@ -54,7 +54,7 @@ def session_dialect(first: Event, current: str) -> str:
     return "ga" if ga_shape else "beta" if beta_shape else current
 
 
-def reparse(first: Event, dialect: str) -> Event:
+def _reparse(first: Event, dialect: str) -> Event:
     """``first`` parsed again from its wire form in ``dialect``."""
     return parse_event(first.wire, dialect)
 
@@ -106,7 +106,7 @@ def azure_endpoint(
 _TO_GA: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # loaded with the first GA send
 
 
-def client_to_ga() -> Callable[[dict[str, Any]], dict[str, Any]]:
+def _client_to_ga() -> Callable[[dict[str, Any]], dict[str, Any]]:
     """:func:`rtsync.events.dialect.client_to_ga`, imported on first use (beta-only users never
     load the translator)."""
     global _TO_GA

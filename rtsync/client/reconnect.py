@@ -98,7 +98,7 @@ class ReconnectPolicy:
     replay_text_items: bool = False
 
 
-def resolve_policy(
+def _resolve_policy(
     reconnect: bool | ReconnectPolicy,
     max_reconnect_attempts: int | None,
     renew_before: float | None,
@@ -123,16 +123,16 @@ def resolve_policy(
     )
 
 
-class Aborted(Exception):
+class _Aborted(Exception):
     """close() was called while a new connection was being opened."""
 
 
-class Out:
+class _Out:
     """The reader's queue when reconnection/renewal is on: decides what a close means."""
 
     __slots__ = ("_client", "_gen", "_held", "_put")
 
-    def __init__(self, client: ReconnectMixin, gen: int, hold: bool = False) -> None:
+    def __init__(self, client: _ReconnectMixin, gen: int, hold: bool = False) -> None:
         self._client = client
         self._gen = gen
         self._put = client._queue.put
@@ -161,7 +161,7 @@ class Out:
         self._put(batch)
 
 
-class ReconnectMixin:
+class _ReconnectMixin:
     """The reconnection and renewal machinery of ``RealtimeClient`` (helper threads
     ``rtsync-reconnect`` and ``rtsync-renew``)."""
 
@@ -237,7 +237,7 @@ class ReconnectMixin:
                 error = exc
                 logger.warning("rtsync: reconnect attempt %d failed: %s", attempt, redact(exc))
                 delay = min(delay * 2, policy.max_backoff)
-            except Aborted:
+            except _Aborted:
                 break
         by_client = self._stop.is_set()
         reason = "closed by client" if by_client else (
@@ -257,7 +257,7 @@ class ReconnectMixin:
         queued there then never moves to a session that lacks the items it answers.
         """
         gen = self._gen + 1
-        out = Out(self, gen, hold=True)
+        out = _Out(self, gen, hold=True)
         transport = self._new_transport(gen, out)
         first = transport.connect()
         renewing = why == "renewed"
@@ -270,7 +270,7 @@ class ReconnectMixin:
                 with self._state_lock:
                     if self._stop.is_set():
                         transport.close(1000, "", timeout=1.0)
-                        raise Aborted()
+                        raise _Aborted()
                     old, old_session = self._transport, self.session_id
                     self._gen, self._transport = gen, transport
                     session = getattr(first, "session", None)
@@ -343,7 +343,7 @@ class ReconnectMixin:
             try:
                 self._switch_to_new_session("renewed", attempt)
                 return
-            except Aborted:
+            except _Aborted:
                 return
             except (RealtimeError, OSError) as exc:
                 logger.warning("rtsync: renewing the session failed (attempt %d): %s", attempt, redact(exc))

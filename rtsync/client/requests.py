@@ -352,12 +352,12 @@ class RequestBook:
         req._fail(server_error(ev))
 
 
-def new_item_id(prefix: str, n: int) -> str:
+def _new_item_id(prefix: str, n: int) -> str:
     """A client-made item id (``item_<prefix><n>``; at most 32 characters)."""
     return f"item_{prefix}{n}"
 
 
-def item_id_of(payload: dict[str, Any]) -> str | None:
+def _item_id_of(payload: dict[str, Any]) -> str | None:
     """The item id a ``conversation.item.*`` request payload names."""
     if payload.get("type") == "conversation.item.create":
         item = payload.get("item")
@@ -367,7 +367,7 @@ def item_id_of(payload: dict[str, Any]) -> str | None:
     return iid if isinstance(iid, str) else None
 
 
-def unanswered(event_id: str, type: str) -> Request:
+def _unanswered(event_id: str, type: str) -> Request:
     """A :class:`Request` for a client event without an answer (the fast path of audio appends)."""
     req = str.__new__(Request, event_id)
     req.type = type

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import attrs
 
-from rtsync.client.endpoint import client_to_ga
-from rtsync.client.requests import ANSWERS, Request, RequestBook, item_id_of, unanswered
+from rtsync.client.endpoint import _client_to_ga
+from rtsync.client.requests import ANSWERS, Request, RequestBook, _item_id_of, _unanswered
 from rtsync.client.state import State
 from rtsync.errors import ClosedError
 from rtsync.events import client as ce
@@ -99,7 +99,7 @@ class SendersMixin:
         """Put one client event on the wire (the state was checked)."""
         if payload.get("type") == "session.update" and isinstance(payload.get("session"), dict):
             self._session_config.update(payload["session"])
-        wire = payload if self.dialect == "beta" else client_to_ga()(payload)
+        wire = payload if self.dialect == "beta" else _client_to_ga()(payload)
         text = json.dumps(wire, separators=(",", ":"), ensure_ascii=False)
         d = self._dispatcher
         if d is not None:
@@ -114,7 +114,7 @@ class SendersMixin:
         kind = str(payload.get("type"))
         expects = ANSWERS.get(kind)
         req = Request(str(payload["event_id"]), kind, expects,
-                      item_id=item_id_of(payload) if kind.startswith("conversation.item.") else None,
+                      item_id=_item_id_of(payload) if kind.startswith("conversation.item.") else None,
                       can_block=self._check_can_block if expects is not None else None)
         if kind == "response.cancel" and isinstance(payload.get("response_id"), str):
             req.response_id = payload["response_id"]
@@ -150,7 +150,7 @@ class SendersMixin:
         kind = payload.get("type")
         if kind not in ANSWERS:  # no answer in the protocol (audio appends): nothing to open
             self._send_payload(payload)
-            return unanswered(str(payload["event_id"]), str(kind))
+            return _unanswered(str(payload["event_id"]), str(kind))
         req = self._request(payload)
         oob = req.type == "response.create" and _out_of_band(payload.get("response"))
         with self._order_lock:  # answers matched in order see the requests in wire order

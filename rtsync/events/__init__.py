@@ -77,16 +77,8 @@ Importing this package does not import numpy; ``ResponseAudioDelta.samples`` doe
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
-from rtsync.events import client as _client
-from rtsync.events import codec as _codec
-from rtsync.events import models as _models
-from rtsync.events import server as _server
 from rtsync.events._base import UNSET, ClientEvent, Event, Model, ServerEvent, UnknownEvent, Unset, is_set
 from rtsync.events.client import (
     ConversationItemCreate,
@@ -278,6 +270,8 @@ __all__ = [
 ]
 
 
+# Loaded on first use (``import rtsync`` stays light): the GA-only classes, which register in the
+# codec's GA table as their module is imported, and the dialect translations.
 _GA_NAMES = frozenset({
     "ConversationItemDone",
     "InputAudioBufferDtmfEventReceived",
@@ -291,83 +285,15 @@ _GA_NAMES = frozenset({
     "ResponseMcpCallInProgress",
 })
 _DIALECT_NAMES = frozenset({"client_from_ga", "client_to_ga", "event_from_ga", "server_from_ga", "server_to_ga"})
-_ga_module: ModuleType | None = None
-
-
-def _load_ga() -> ModuleType:
-    """Import the GA-only event classes and register them (done on first use: it keeps
-    ``import rtsync`` light; ``parse_event(..., dialect="ga")`` and the names below load it)."""
-    global _ga_module
-    if _ga_module is None:
-        from rtsync.events import ga
-
-        _register_module(ga, "ga")
-        _install_module_reprs(ga)
-        _ga_module = ga
-    return _ga_module
 
 
 def __getattr__(name: str) -> Any:
     if name in _GA_NAMES:
-        return getattr(_load_ga(), name)
+        from rtsync.events import ga
+
+        return getattr(ga, name)
     if name in _DIALECT_NAMES:
         from rtsync.events import dialect
 
         return getattr(dialect, name)
     raise AttributeError(f"module 'rtsync.events' has no attribute {name!r}")
-
-
-def _register_module(module: ModuleType, dialect: str) -> None:
-    for name in module.__all__:
-        cls = getattr(module, name)
-        if isinstance(cls, type) and issubclass(cls, Event) and cls.__dict__.get("type"):
-            _codec.register(cls, dialect=dialect)
-
-
-def _register_events() -> None:
-    """Put every event class of ``client`` and ``server`` in the codec's type table."""
-    for module, dialect in ((_client, "beta"), (_server, "beta")):
-        for name in module.__all__:
-            cls = getattr(module, name)
-            if isinstance(cls, type) and issubclass(cls, Event) and cls.__dict__.get("type"):
-                _codec.register(cls, dialect=dialect)
-
-
-def _compact_repr(cls: type[Model]) -> Callable[[Any], str]:
-    """A ``__repr__`` for ``cls`` that shows only the set fields (and extras, if any)."""
-    shown: list[tuple[str, Callable[[Any], str]]] = []
-    for field in attrs.fields(cls):
-        if field.name == "extra_fields" or not field.repr:
-            continue
-        shown.append((field.name, field.repr if callable(field.repr) else repr))
-    spec = tuple(shown)
-
-    def __repr__(self: Model) -> str:
-        parts = []
-        for name, show in spec:
-            value = getattr(self, name, UNSET)
-            if value is not UNSET:
-                parts.append(f"{name}={show(value)}")
-        if self.extra_fields:
-            parts.append(f"extra_fields={self.extra_fields!r}")
-        return f"{type(self).__name__}({', '.join(parts)})"
-
-    __repr__.__qualname__ = f"{cls.__qualname__}.__repr__"
-    return __repr__
-
-
-def _install_module_reprs(module: ModuleType) -> None:
-    for name in module.__all__:
-        cls = getattr(module, name)
-        if isinstance(cls, type) and issubclass(cls, Model):
-            cls.__repr__ = _compact_repr(cls)  # type: ignore[method-assign]
-
-
-def _install_reprs() -> None:
-    """Give every nested object and event class the compact ``__repr__``."""
-    for module in (_models, _client, _server):
-        _install_module_reprs(module)
-
-
-_register_events()
-_install_reprs()

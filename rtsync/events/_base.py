@@ -13,9 +13,12 @@ So ``parse_event(x).to_dict() == x`` for any JSON object ``x`` with a string ``t
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, ClassVar, final
 
 import attrs
+
+from rtsync.events import _registry
 
 __all__ = ["UNSET", "Event", "Model", "UnknownEvent", "Unset", "is_set"]
 
@@ -73,9 +76,26 @@ def audio_field(**kw: Any) -> Any:
     return attrs.field(default=UNSET, repr=_short_repr, **kw)
 
 
+#: Per class: (field name, value repr) of each field the compact ``__repr__`` shows.
+_REPR_SPECS: dict[type, tuple[tuple[str, Callable[[Any], str]], ...]] = {}
+
+
+def _repr_spec(cls: type) -> tuple[tuple[str, Callable[[Any], str]], ...]:
+    spec = tuple(
+        (f.name, f.repr if callable(f.repr) else repr)
+        for f in attrs.fields(cls)
+        if f.name != "extra_fields" and f.repr
+    )
+    _REPR_SPECS[cls] = spec
+    return spec
+
+
 @attrs.define(kw_only=True)
 class Model:
     """Base of the nested value objects (session, item, response, ...).
+
+    Its ``repr`` shows only the fields that are set (and the extras, if any); the model and
+    event classes keep it by declaring ``repr=False`` to attrs.
 
     Attributes:
         extra_fields: keys of the wire object that this class does not declare, kept so that
@@ -83,6 +103,18 @@ class Model:
     """
 
     extra_fields: dict[str, Any] | None = attrs.field(default=None, eq=True)
+
+    def __repr__(self) -> str:
+        cls = type(self)
+        spec = _REPR_SPECS.get(cls) or _repr_spec(cls)
+        parts = []
+        for name, show in spec:
+            value = getattr(self, name, UNSET)
+            if value is not UNSET:
+                parts.append(f"{name}={show(value)}")
+        if self.extra_fields:
+            parts.append(f"extra_fields={self.extra_fields!r}")
+        return f"{cls.__name__}({', '.join(parts)})"
 
     def to_dict(self) -> dict[str, Any]:
         """The wire form: a new dict with every set field and every extra field."""
@@ -99,9 +131,12 @@ class Model:
         return loader(cls)(data)
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class Event(Model):
     """Base of every event, client or server.
+
+    A subclass that declares its own ``type`` is put in the codec's type table as it is
+    defined (see :mod:`rtsync.events.codec`), unless it never comes from the wire.
 
     Attributes:
         type: the event type tag (a class constant, e.g. ``"response.done"``).
@@ -109,6 +144,8 @@ class Event(Model):
     """
 
     type: ClassVar[str] = ""
+    # The codec's type table for subclasses (see rtsync.events._registry): "beta", "ga" or None.
+    _type_table: ClassVar[str | None] = None
     event_id: str = attrs.field(default=UNSET)
     # The original wire payload of an event translated from another dialect (see ``wire``).
     # Not an init argument, not compared, not dumped; the codec's loaders never touch it, so an
@@ -121,6 +158,13 @@ class Event(Model):
         if name == "_wire":
             return None
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}", name=name, obj=self)
+
+    @classmethod
+    def __attrs_init_subclass__(cls) -> None:
+        # Run by attrs once the class is complete (its slotted form): register it under its type.
+        table = cls._type_table
+        if table is not None and cls.__dict__.get("type").__class__ is str and cls.type:
+            _registry.register(cls, table)
 
     @property
     def wire(self) -> dict[str, Any]:
@@ -139,14 +183,18 @@ class Event(Model):
         return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, repr=False)
 class ClientEvent(Event):
     """Base of the events a client sends."""
 
+    _type_table: ClassVar[str | None] = "beta"
 
-@attrs.define(kw_only=True)
+
+@attrs.define(kw_only=True, repr=False)
 class ServerEvent(Event):
     """Base of the events a server sends."""
+
+    _type_table: ClassVar[str | None] = "beta"
 
 
 @attrs.define(kw_only=True)

@@ -1,9 +1,12 @@
 """JSON text <-> event objects.
 
 :func:`parse_event` is the one way frames become events. It looks the ``type`` up in a table
-of the known classes; a class's loader is compiled once, on first use, into a small function
-that reads each declared key with ``dict.get`` and never calls ``__init__`` (no validators, no
-``cls(**payload)``), which keeps parsing cheap on the reader thread.
+of the known classes, which the classes fill themselves: every subclass of ``ClientEvent`` or
+``ServerEvent`` that declares a ``type`` is registered as it is defined (see
+:class:`~rtsync.events.Event`); the GA-only classes go in a table of their own when
+:mod:`rtsync.events.ga` is first needed. A class's loader is compiled once, on first use, into
+a small function that reads each declared key with ``dict.get`` and never calls ``__init__`` (no
+validators, no ``cls(**payload)``), which keeps parsing cheap on the reader thread.
 
 Lenient by design, because real traffic demands it:
 
@@ -26,36 +29,25 @@ from typing import Any
 import attrs
 
 from rtsync.errors import ProtocolError
+from rtsync.events import _registry
+from rtsync.events import client as _client  # noqa: F401 - defining the classes registers them
+from rtsync.events import server as _server  # noqa: F401 - defining the classes registers them
 from rtsync.events._base import UNSET, Event, Model, UnknownEvent
 
 __all__ = ["dump_event", "dump_value", "dumper", "event_class", "event_types", "loader", "parse_event", "warm_loaders"]
 
-_TYPES: dict[str, type[Event]] = {}
-_GA_TYPES: dict[str, type[Event]] = {}  # GA-only events (rtsync.events.ga)
+# The type tables are the codec's; they live in the leaf module _registry, which the event base
+# class fills as each class is defined. Importing client and server here defines (so registers)
+# every beta class; the GA-only classes register when rtsync.events.ga is first imported.
+_TYPES = _registry.TYPES
+_GA_TYPES = _registry.GA_TYPES  # GA-only events (rtsync.events.ga)
+_TYPE_LOADERS = _registry.TYPE_LOADERS
 _LOADERS: dict[type, Callable[[dict[str, Any]], Any]] = {}
 _DUMPERS: dict[type, Callable[[Any], dict[str, Any]]] = {}
-_TYPE_LOADERS: dict[str, Callable[[dict[str, Any]], Any]] = {}
 # attrs fields that are not wire keys: kept apart (extras, raw payload) or not wire data (_wire).
 _NOT_LOADED = frozenset({"extra_fields", "raw", "_wire"})
-
-
-def register(cls: type[Event], *, dialect: str = "beta") -> type[Event]:
-    """Add an event class to a type table (done for every class in ``client``/``server``/``ga``).
-
-    Args:
-        cls: the class; its ``type`` constant is the key.
-        dialect: ``"beta"`` (the main table, used by both dialects) or ``"ga"`` (GA-only
-            events, looked up only by ``parse_event(..., dialect="ga")``).
-    """
-    if not cls.type:
-        raise ValueError(f"{cls.__name__} has no type")
-    if dialect == "ga":
-        _GA_TYPES[cls.type] = cls
-    elif dialect == "beta":
-        _TYPES[cls.type] = cls
-    else:
-        raise ValueError(f"unsupported dialect {dialect!r}")
-    return cls
+if not _TYPES:  # attrs older than 24.1 never calls __attrs_init_subclass__: fail here, not on every frame
+    raise ImportError("rtsync needs attrs>=24.1 (its event classes register through __attrs_init_subclass__)")
 
 
 def event_class(type_: str, dialect: str = "beta") -> type[Event] | None:
@@ -81,11 +73,12 @@ def event_types(dialect: str = "beta") -> dict[str, type[Event]]:
 
 
 def _ensure_ga() -> None:
-    """Load the GA-only classes (a no-op once they are registered)."""
-    if not _GA_TYPES:
-        from rtsync import events
+    """Load the GA-only classes, which register as they are defined (a no-op once loaded).
 
-        events._load_ga()
+    Done on first use rather than at import: it keeps ``import rtsync`` light.
+    """
+    if not _GA_TYPES:
+        import rtsync.events.ga  # noqa: F401
 
 
 def _nested(field: attrs.Attribute) -> tuple[str, type] | None:  # type: ignore[type-arg]

@@ -1,7 +1,7 @@
 """Events that exist only in the GA protocol (no 2024-10-01 beta counterpart).
 
-They are registered in the codec's GA type table (``codec.register(cls, dialect="ga")``), not
-in the beta one: with ``parse_event(data)`` (dialect ``"beta"``) their frames stay
+Each class says ``_type_table = "ga"``, so it goes in the codec's GA type table as it is
+defined, not in the beta one: with ``parse_event(data)`` (dialect ``"beta"``) their frames stay
 :class:`~rtsync.events.UnknownEvent` as before, with ``parse_event(data, dialect="ga")`` they
 get these classes. Together with the renamed events (which become their beta classes, see
 :mod:`rtsync.events.dialect`) every server event type of the GA protocol is typed in dialect
@@ -47,6 +47,7 @@ class ConversationItemDone(ServerEvent):
     """``conversation.item.done`` (GA): an item is final (full content, audio bytes omitted)."""
 
     type: ClassVar[str] = "conversation.item.done"
+    _type_table: ClassVar[str | None] = "ga"
     previous_item_id: str | None = UNSET
     item: Item = obj_field(Item)
 
@@ -56,6 +57,7 @@ class InputAudioBufferDtmfEventReceived(ServerEvent):
     """``input_audio_buffer.dtmf_event_received`` (GA, SIP only): a keypad tone was received."""
 
     type: ClassVar[str] = "input_audio_buffer.dtmf_event_received"
+    _type_table: ClassVar[str | None] = "ga"
     event: str = UNSET
     received_at: int = UNSET
 
@@ -65,6 +67,7 @@ class ResponseMcpCallArgumentsDelta(ServerEvent):
     """``response.mcp_call_arguments.delta`` (GA): a fragment of an MCP tool call's arguments."""
 
     type: ClassVar[str] = "response.mcp_call_arguments.delta"
+    _type_table: ClassVar[str | None] = "ga"
     response_id: str = UNSET
     item_id: str = UNSET
     output_index: int = UNSET
@@ -77,6 +80,7 @@ class ResponseMcpCallArgumentsDone(ServerEvent):
     """``response.mcp_call_arguments.done`` (GA): an MCP tool call's arguments are complete."""
 
     type: ClassVar[str] = "response.mcp_call_arguments.done"
+    _type_table: ClassVar[str | None] = "ga"
     response_id: str = UNSET
     item_id: str = UNSET
     output_index: int = UNSET
@@ -88,6 +92,7 @@ class ResponseMcpCallInProgress(ServerEvent):
     """``response.mcp_call.in_progress`` (GA): the server started an MCP tool call."""
 
     type: ClassVar[str] = "response.mcp_call.in_progress"
+    _type_table: ClassVar[str | None] = "ga"
     item_id: str = UNSET
     output_index: int = UNSET
 
@@ -97,6 +102,7 @@ class ResponseMcpCallCompleted(ServerEvent):
     """``response.mcp_call.completed`` (GA): an MCP tool call finished."""
 
     type: ClassVar[str] = "response.mcp_call.completed"
+    _type_table: ClassVar[str | None] = "ga"
     item_id: str = UNSET
     output_index: int = UNSET
 
@@ -106,6 +112,7 @@ class ResponseMcpCallFailed(ServerEvent):
     """``response.mcp_call.failed`` (GA): an MCP tool call failed."""
 
     type: ClassVar[str] = "response.mcp_call.failed"
+    _type_table: ClassVar[str | None] = "ga"
     item_id: str = UNSET
     output_index: int = UNSET
 
@@ -115,6 +122,7 @@ class McpListToolsInProgress(ServerEvent):
     """``mcp_list_tools.in_progress`` (GA): the server is listing an MCP server's tools."""
 
     type: ClassVar[str] = "mcp_list_tools.in_progress"
+    _type_table: ClassVar[str | None] = "ga"
     item_id: str = UNSET
 
 
@@ -123,6 +131,7 @@ class McpListToolsCompleted(ServerEvent):
     """``mcp_list_tools.completed`` (GA): an MCP server's tools were listed."""
 
     type: ClassVar[str] = "mcp_list_tools.completed"
+    _type_table: ClassVar[str | None] = "ga"
     item_id: str = UNSET
 
 
@@ -131,4 +140,5 @@ class McpListToolsFailed(ServerEvent):
     """``mcp_list_tools.failed`` (GA): listing an MCP server's tools failed."""
 
     type: ClassVar[str] = "mcp_list_tools.failed"
+    _type_table: ClassVar[str | None] = "ga"
     item_id: str = UNSET

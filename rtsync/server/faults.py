@@ -94,7 +94,7 @@ from rtsync.events.dialect import GA_TO_BETA_NAMES
 from rtsync.server.validation import error_event
 from rtsync.server.wire import new_id
 
-__all__ = ["KINDS", "Fault", "FaultInjector", "FaultPlan", "parse_fault", "parse_faults"]
+__all__ = ["KINDS", "Fault", "FaultError", "FaultInjector", "FaultPlan", "parse_fault", "parse_faults"]
 
 #: Every fault kind, with whether it takes a value (``None``: never; ``True``: required;
 #: ``False``: optional).

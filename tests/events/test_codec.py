@@ -575,3 +575,44 @@ def test_connect_compiles_every_loader_before_the_first_event() -> None:
     """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["0", "0"], out.stdout + out.stderr
+
+
+def test_event_classes_register_in_the_codec_as_they_are_defined() -> None:
+    """In a fresh interpreter (the tables are global): a new client or server event class is
+    parsed as soon as it is defined, a local event never; GA-only classes go in the GA table
+    when their module is imported, whoever imports it."""
+    code = """if True:
+        from typing import ClassVar
+        import attrs
+        from rtsync.events import ServerEvent, UnknownEvent, codec, parse_event
+        from rtsync.events.local import LocalEvent
+
+        assert not codec._GA_TYPES  # not loaded by the import of rtsync.events...
+        import rtsync.events.ga as ga  # ...and a plain import registers the GA-only classes
+        assert codec._GA_TYPES["conversation.item.done"] is ga.ConversationItemDone
+        assert "conversation.item.done" not in codec.event_types()
+        assert type(parse_event({"type": "conversation.item.done"})) is UnknownEvent
+
+        @attrs.define(kw_only=True, repr=False)
+        class Custom(ServerEvent):
+            type: ClassVar[str] = "x.custom"
+            n: int = 0
+
+        @attrs.define(kw_only=True)
+        class Local(LocalEvent):
+            type: ClassVar[str] = "x.local"
+
+        assert codec.event_class("x.custom") is Custom
+        ev = parse_event('{"type": "x.custom", "n": 3}')
+        assert type(ev) is Custom and ev.n == 3 and repr(ev) == "Custom(n=3)"
+        assert type(parse_event({"type": "x.local"})) is UnknownEvent
+
+        @attrs.define(kw_only=True, repr=False)
+        class Again(ServerEvent):  # the same type again: the later class wins, loader included
+            type: ClassVar[str] = "x.custom"
+
+        assert type(parse_event({"type": "x.custom"})) is Again
+        print("ok")
+    """
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.split() == ["ok"], out.stdout + out.stderr

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import pickle
+import subprocess
+import sys
 import warnings
 from typing import Any
 
@@ -26,7 +28,6 @@ from rtsync.events import (
 )
 from rtsync.events.dialect import (
     DroppedFieldWarning,
-    check_ga_client_event,
     client_from_ga,
     client_to_ga,
     reset_drop_warnings,
@@ -34,6 +35,7 @@ from rtsync.events.dialect import (
     server_to_ga_events,
 )
 from rtsync.events.models import Item, ResponseCreateParams, Session, TurnDetection
+from rtsync.server.ga_checks import check_ga_client_event
 
 PCM = {"type": "audio/pcm", "rate": 24000}
 
@@ -539,3 +541,23 @@ def test_check_ga_client_event_reports_beta_shapes() -> None:
         "invalid_value", "item.content[0].type")
     assert code({"type": "transcription_session.update", "session": {}}) == ("invalid_value", "type")
     assert code({"type": "input_audio_buffer.commit"}) is None
+
+
+def test_the_dialect_package_reexports_its_modules() -> None:
+    import rtsync.events.dialect as dialect
+    from rtsync.events.dialect import client_events, drops, server_events, shapes
+
+    names: list[str] = []
+    for module in (shapes, client_events, server_events, drops):
+        names += module.__all__
+        for name in module.__all__:
+            assert getattr(dialect, name) is getattr(module, name), name
+    assert len(dialect.__all__) == len(set(dialect.__all__))
+    assert set(dialect.__all__) == set(names)
+    assert not hasattr(dialect, "check_ga_client_event")  # server behaviour: rtsync.server.ga_checks
+
+
+def test_the_dialect_package_does_not_load_the_server() -> None:
+    code = "import sys, rtsync.events.dialect; print('rtsync.server' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.split() == ["False"], out.stdout + out.stderr
