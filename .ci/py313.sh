@@ -49,6 +49,7 @@ trap 'exit 130' INT TERM
 
 bind /proc "$ROOT/proc"
 bind /dev "$ROOT/dev"
+bind /dev/pts "$ROOT/dev/pts"  # pseudo-terminals: the status line tests paint on one
 bind "$SRC" "$ROOT/build/$NAME"
 if [ -d "$SRC/../shared" ]; then bind "$SRC/../shared" "$ROOT/build/shared" ro; fi
 
