@@ -138,8 +138,9 @@ test-floors: $(FLOORS_STAMP)
 
 # Python 3.13 beside 3.11: the fast tests (FAST_MARKERS) under Debian 13's python3.13, in a
 # debootstrap chroot (built on first use, reused after; root only), with the [dev] and [audio]
-# extras from PyPI in a venv inside it. Not in .ci/run: building the chroot takes minutes. ruff and mypy keep targeting
-# 3.10 (`make lint`), so the syntax stays valid on the oldest Python python_requires allows.
+# extras from PyPI in a venv inside it. Not in .ci/run: building the chroot takes minutes. ruff
+# and mypy keep targeting 3.10 (`make lint`), so the syntax stays valid on the oldest Python
+# python_requires allows.
 PY313_CHROOT ?= $(abspath ../chroots/trixie)
 
 test-py313:

@@ -7,7 +7,8 @@
 #   CHROOT_DIR   made with `debootstrap --variant=minbase trixie` when missing; reused after
 #   PYTEST_ARG   pytest's arguments (test paths relative to the checkout, -m MARKERS, ...)
 # The checkout is bind-mounted at /build/<its name> and ../shared (the protocol fixtures some
-# tests read) at /build/shared, as beside the checkout; both are unmounted on exit.
+# tests read) at /build/shared, as beside the checkout; both are unmounted on exit. The venv
+# gets the [dev] and [audio] extras; the audio-marked tests would need the virtual sound device too.
 set -eu
 
 [ "$#" -ge 2 ] || { echo "usage: sh $0 CHROOT_DIR PYTEST_ARG..." >&2; exit 2; }
@@ -55,17 +56,20 @@ if [ -d "$SRC/../shared" ]; then bind "$SRC/../shared" "$ROOT/build/shared" ro; 
 
 chroot "$ROOT" /usr/bin/env -i HOME=/root LANG=C.UTF-8 PATH=/usr/sbin:/usr/bin:/sbin:/bin \
     CI="${CI:-}" PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_CERT=/etc/ssl/certs/ca-certificates.crt /bin/sh -euc '
-    # python3.13 and venv; openssl and espeak-ng for the TLS and spoken-voice tests.
-    if ! command -v python3 >/dev/null 2>&1 || ! python3 -c "import ensurepip" 2>/dev/null \
-            || ! command -v openssl >/dev/null 2>&1 || ! command -v espeak-ng >/dev/null 2>&1; then
+    # python3.13 and venv; openssl and espeak-ng for the TLS and spoken-voice tests; Tk; PortAudio
+    # and what building PyAudio for the [audio] extra takes.
+    if ! command -v python3 >/dev/null 2>&1 || ! python3 -c "import ensurepip, tkinter" 2>/dev/null \
+            || ! command -v openssl >/dev/null 2>&1 || ! command -v espeak-ng >/dev/null 2>&1 \
+            || [ ! -e /usr/include/portaudio.h ]; then
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-            python3 python3-venv ca-certificates openssl espeak-ng >/dev/null
+            python3 python3-venv python3-tk python3-dev gcc libc6-dev libportaudio2 portaudio19-dev \
+            ca-certificates openssl espeak-ng >/dev/null
     fi
     update-ca-certificates >/dev/null 2>&1
     python3 --version
     [ -x /opt/rtsync-venv/bin/python ] || python3 -m venv /opt/rtsync-venv
-    /opt/rtsync-venv/bin/python -m pip install -q -e "/build/$0[dev]"
+    /opt/rtsync-venv/bin/python -m pip install -q -e "/build/$0[dev,audio]"
     cd "/build/$0"
     exec /opt/rtsync-venv/bin/python -m pytest "$@"
 ' "$NAME" "$@"
