@@ -296,15 +296,22 @@ class RealtimeSession:
             return text
         if not isinstance(data, dict):
             return text
-        error = check_ga_client_event(data)
+        event_id = data.get("event_id")
+        event_id = event_id if isinstance(event_id, str) else None
+        try:
+            error = check_ga_client_event(data)
+            beta = dialect.client_from_ga(data) if error is None else None
+        except Exception as exc:  # a field of the wrong JSON type where the GA shape has an object or a string
+            logger.debug("local server: unreadable GA %r event: %r", data.get("type"), exc)
+            self._report(ClientError(f"Invalid event: the {data.get('type')!r} event has a field of the wrong "
+                                     "type and could not be read.", code="invalid_value"), event_id)
+            return None
         if error is not None:
-            event_id = data.get("event_id")
             self._report(
                 ClientError(error["message"], code=error["code"], param=error["param"], type=error["type"]),
-                event_id if isinstance(event_id, str) else None,
+                event_id,
             )
             return None
-        beta = dialect.client_from_ga(data)
         if beta is data:
             return text
         return json.dumps(beta, ensure_ascii=False)

@@ -117,6 +117,21 @@ def test_beta_shaped_events_get_the_ga_errors(peer: GaPeer) -> None:
     assert peer.expect("session.updated")["session"]["instructions"] == "ok"
 
 
+@pytest.mark.parametrize("event", [
+    {"type": "conversation.item.create", "event_id": "c9",
+     "item": {"type": "message", "role": "assistant", "content": [{"type": [1]}]}},
+    {"type": "session.update", "event_id": "c9",
+     "session": {"type": "realtime", "audio": {"input": {"format": {"type": ["audio/pcm"]}}}}},
+])
+def test_a_malformed_ga_shape_gets_an_error_and_the_session_goes_on(peer: GaPeer, event: dict[str, Any]) -> None:
+    peer.send(event)
+    error = peer.expect("error")["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["event_id"] == "c9"
+    peer.send({"type": "session.update", "session": {"type": "realtime", "instructions": "still here"}})
+    assert peer.expect("session.updated")["session"]["instructions"] == "still here"
+
+
 def test_text_turn(peer: GaPeer) -> None:
     peer.send({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}})
     peer.expect("session.updated")
