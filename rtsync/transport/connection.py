@@ -110,7 +110,8 @@ class Transport:
 
     # -- connect ---------------------------------------------------------------------------
     def connect(self) -> Event:
-        """Open the connection and read up to the first ``session.created``.
+        """Open the connection and read up to the first ``session.created`` (or, for a
+        transcription session in the beta vocabulary, ``transcription_session.created``).
 
         Returns:
             The ``session.created`` event. Any event that came before it is queued first.
@@ -159,7 +160,7 @@ class Transport:
                     raise failure
                 ev = parse_event(obj, self.dialect)
                 early.append(ev)
-                if ev.type == "session.created":
+                if ev.type == "session.created" or ev.type == "transcription_session.created":
                     break
         except (wsc.WebSocketTimeoutException, TimeoutError):
             self._abort()
