@@ -112,6 +112,8 @@ class Transcriber:
         self._own_mic: Microphone | None = None
         #: the local server this transcriber started (``None`` with a URL or a key)
         self.server: LocalServer | None = None
+        #: the session as the server last described it (``transcription_session.created/updated``)
+        self.session: TranscriptionSession | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
@@ -137,6 +139,8 @@ class Transcriber:
         self.server = server
         client = RealtimeClient(model=None, api_key=key or "", url=with_query(url, intent="transcription"),
                                 dialect=self._dialect, dispatch=self._dispatch, **self._options)
+        client.on("transcription_session.created", self._track)
+        client.on("transcription_session.updated", self._track)
         for key_, fn, once in self._pending:
             (client.once if once else client.on)(key_, fn)
         self._pending.clear()
@@ -152,6 +156,11 @@ class Transcriber:
                 self.server = None
             raise
         return self
+
+    def _track(self, ev: Event) -> None:  # on the dispatcher thread
+        session = getattr(ev, "session", None)
+        if isinstance(session, TranscriptionSession):
+            self.session = session
 
     def close(self) -> None:
         """Stop the microphone, close the session and stop the local server started here. Idempotent."""
