@@ -129,7 +129,8 @@ class Transcriber:
         return None if self._client is None else self._client.url
 
     def connect(self) -> Transcriber:
-        """Open the session and configure it; return once the server has confirmed the settings.
+        """Open the session and send its settings; return once the server has confirmed them
+        (with ``dispatch="pump"``, at once: the confirmation is delivered by the pump).
 
         Raises:
             ConnectError: (or a subclass) the connection was refused.
@@ -147,7 +148,9 @@ class Transcriber:
         try:
             client.connect()
             self._client = client
-            self.update().wait(self._connect_timeout)
+            req = self.update()
+            if self._dispatch == "thread":  # with "pump", the answer comes when the loop pumps
+                req.wait(self._connect_timeout)
         except BaseException:
             self._client = None
             client.close()

@@ -379,3 +379,4 @@ def test_translate_wav_example(tmp_path):
     assert "[es] [speech" in out.stdout and "local server" in out.stdout
     samples, rate = read_wav(dst)
     assert rate == RATE and len(samples) > RATE // 2
+
