@@ -55,7 +55,13 @@ The scripted model
       committed audio, one decimal; spoken when audio is among the modalities); with input
       transcription
       enabled its transcript completes as ``[speech N.N s]`` (there is no speech recogniser);
-    * with no user message at all, the reply is ``How can I help you?``.
+    * with no user message at all, the reply is ``How can I help you?``;
+    * a transcription session (``?intent=transcription``) transcribes each committed turn as
+      ``[speech N.N s]``: deltas, then ``.completed`` with ``usage``
+      (:mod:`rtsync.server.transcription`); the translation endpoint
+      (``/v1/realtime/translations``) answers each speech segment with
+      ``[LANG] [speech N.N s]`` and espeak-ng speech in that language
+      (:mod:`rtsync.server.translation`).
 
     See :mod:`rtsync.server.model` for the exact rules.
 
@@ -102,8 +108,9 @@ Differences from the real service
       ``conversation.item.created`` and may interleave with the response events.
     * Token counts in ``usage`` and ``rate_limits.updated`` are estimates (about four characters
       per text token, ten tokens per second of audio); nothing is ever rate limited.
-    * ``transcription_session.update`` and ``output_audio_buffer.clear`` are rejected with an
-      explanatory error (transcription sessions and WebRTC are not emulated).
+    * On a realtime session, ``transcription_session.update`` and ``output_audio_buffer.clear``
+      are rejected with an explanatory error (transcription sessions have their own connection,
+      ``?intent=transcription``; WebRTC is not emulated).
     * A ``model`` key in ``session.update`` is accepted and ignored; the model is fixed by the URL.
     * Error texts the beta sources do not pin down (unknown ``previous_item_id``, retrieving an
       unknown item, duplicate item ids, invalid base64) are written in the service's style.
