@@ -201,7 +201,7 @@ class Transcriber:
             return self._client.off(event, fn)
         before = len(self._pending)
         key = event if isinstance(event, str) else event.type
-        self._pending = [p for p in self._pending if not (p[0] == key and (fn is None or p[1] is fn))]
+        self._pending = [p for p in self._pending if not (p[0] == key and (fn is None or p[1] == fn))]
         return before - len(self._pending)
 
     def _register(self, event: str | type[Event], fn: Callable[..., Any] | None, once: bool) -> Any:

@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -380,3 +381,43 @@ def test_translate_wav_example(tmp_path):
     samples, rate = read_wav(dst)
     assert rate == RATE and len(samples) > RATE // 2
 
+
+
+def test_an_unknown_translation_model_is_refused_at_connect(local_server):
+    from rtsync import ModelNotFoundError
+
+    tr = Translator(url=local_server.url + "/translations", model="gpt-realtime")
+    with pytest.raises(ModelNotFoundError):
+        tr.connect()
+    assert not tr.is_open
+
+
+def test_translator_callbacks_run_on_the_pumping_thread(local_server):
+    tr = Translator(url=local_server.url + "/translations", language="pt", dispatch="pump")
+    threads: set[int] = set()
+    text: list[str] = []
+    tr.on("*", lambda ev: threads.add(threading.get_ident()))
+    tr.on("session.output_transcript.delta", lambda ev: text.append(ev.delta))
+    with tr:
+        tr.send_audio(np.concatenate([tone(0.8), silence(1.0)]))
+        deadline = time.monotonic() + 10
+        while "".join(text) != "[pt] [speech 0.8 s]" and time.monotonic() < deadline:
+            tr.dispatch_pending()
+            time.sleep(0.01)
+        assert tr.session.language == "pt"  # session.updated was delivered by the pump too
+        with pytest.raises(RuntimeError):
+            tr.translate(tone(0.5))  # blocking needs dispatch="thread"
+    assert "".join(text) == "[pt] [speech 0.8 s]"
+    assert threads == {threading.get_ident()}
+
+
+def test_off_removes_a_callback_before_and_after_connect(local_server):
+    seen: list = []
+    tr = Transcriber(url=local_server.url)
+    tr.on("conversation.item.input_audio_transcription.completed", seen.append)
+    assert tr.off("conversation.item.input_audio_transcription.completed", seen.append) == 1
+    with tr:
+        tr.on("conversation.item.input_audio_transcription.completed", seen.append)
+        tr.off("conversation.item.input_audio_transcription.completed")
+        assert tr.transcribe(tone(0.5)) == "[speech 0.5 s]"
+    assert seen == []
