@@ -66,7 +66,8 @@ class Transport:
         ping_interval: seconds between keepalive pings while open; ``None`` turns keepalive off.
         ping_timeout: seconds after a ping within which something (a pong or any frame) must
             arrive; else the connection is aborted and closes with code 1006.
-        dialect: the wire dialect frames are parsed in (``"beta"`` or ``"ga"``).
+        dialect: the wire dialect frames are parsed in (``"beta"``, ``"ga"``, or ``"translation"``
+            for the translation endpoint; see :func:`rtsync.events.parse_event`).
     """
 
     def __init__(
