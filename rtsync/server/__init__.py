@@ -9,6 +9,13 @@ Demos and tests run against it instead of the real service::
 
 ``serve(host, port, **options)`` runs one in the foreground until Ctrl-C.
 
+Two more endpoints share the port: transcription sessions (``/v1/realtime?intent=transcription``,
+:mod:`rtsync.server.transcription`), which transcribe each committed turn as ``[speech N.N s]``
+(deltas, then ``.completed`` with ``usage``), and the translation endpoint
+(``/v1/realtime/translations?model=gpt-realtime-translate``, :mod:`rtsync.server.translation`),
+which answers each speech segment with ``[LANG] [speech N.N s]`` and espeak-ng speech in that
+language (a tone without espeak-ng).
+
 Protocol
     The server speaks the beta event vocabulary event for event: ``session.created`` (with the
     defaults the real service sent in 2025, ``silence_duration_ms`` 200) as the first frame,
@@ -55,13 +62,7 @@ The scripted model
       committed audio, one decimal; spoken when audio is among the modalities); with input
       transcription
       enabled its transcript completes as ``[speech N.N s]`` (there is no speech recogniser);
-    * with no user message at all, the reply is ``How can I help you?``;
-    * a transcription session (``?intent=transcription``) transcribes each committed turn as
-      ``[speech N.N s]``: deltas, then ``.completed`` with ``usage``
-      (:mod:`rtsync.server.transcription`); the translation endpoint
-      (``/v1/realtime/translations``) answers each speech segment with
-      ``[LANG] [speech N.N s]`` and espeak-ng speech in that language
-      (:mod:`rtsync.server.translation`).
+    * with no user message at all, the reply is ``How can I help you?``.
 
     See :mod:`rtsync.server.model` for the exact rules.
 
