@@ -24,7 +24,7 @@ from typing import Any
 
 from rtsync._log import short_dump
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

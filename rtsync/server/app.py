@@ -72,7 +72,7 @@ from rtsync.server.translation import PATH as TRANSLATION_PATH
 from rtsync.server.translation import TranslationSession
 from rtsync.server.voice import resolve_voice
 
-__all__ = ["DEFAULT_MODEL", "LocalServer", "is_realtime_model", "serve"]
+__all__ = ["DEFAULT_MODEL", "LocalServer", "is_realtime_model", "run_until_interrupted", "serve"]
 
 logger = logging.getLogger("rtsync.server")
 
