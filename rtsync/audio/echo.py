@@ -1,0 +1,303 @@
+"""Acoustic echo cancellation: remove what the speaker played from what the microphone heard.
+
+:class:`EchoCanceller` takes blocks of int16 microphone samples and the samples that were handed
+to the speaker at the same time (the *reference*), and returns the microphone block with the
+echo of the reference removed. The work is done by a backend chosen by name; the one shipped is
+``"webrtc"``: WebRTC's AEC3 (the canceller browsers use) from the ``livekit`` wheel, installed with
+``pip install 'rtsync[aec]'``. The library is imported when the first canceller is created, never
+when this module is imported.
+
+Blocks are any whole number of 10 ms frames (240 samples at 24 kHz); each frame goes through the
+backend as "reverse stream first (what was played), then the microphone frame". Feed one
+reference block per microphone block, in lockstep, from one thread; never from a PortAudio
+callback (a frame costs about 0.1-0.4 ms).
+
+What the canceller reports (read them from any thread; they are plain floats and booleans):
+
+* :attr:`EchoCanceller.erle_db`: a running estimate of the echo return loss enhancement, the
+  level of the microphone over the level of the cleaned signal while the reference plays
+  (about one second of smoothing), in dB. During double talk it drops, since the user is kept.
+* :attr:`EchoCanceller.converged`: True once the reference has played for ``converge_s``
+  seconds in total (AEC3 lets short bursts of echo through in its first seconds).
+* The start-up guard (``guard=True``, the default): while not converged, and only while the
+  canceller is demonstrably removing the reference (running ERLE of 20 dB or more), a frame whose
+  microphone level is not clearly above the echo predicted from the reference is muted. A user
+  who talks louder than the echo still gets through, double talk lowers the running ERLE and so
+  lifts the guard, and after convergence the guard never acts.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["EchoBackend", "EchoCanceller", "backend_names", "register_backend"]
+
+_AEC_HINT = "pip install 'rtsync[aec]'"
+
+
+class EchoBackend(Protocol):
+    """What a canceller backend provides: one 10 ms frame at a time, on one thread."""
+
+    def process_frame(self, mic: NDArray[np.int16], played: NDArray[np.int16], out: NDArray[np.int16]) -> None:
+        """Write the echo-cancelled ``mic`` frame into ``out`` (all three are 10 ms long)."""
+
+    def close(self) -> None:
+        """Release the backend's resources."""
+
+
+BackendFactory = Callable[[int, int | None], EchoBackend]
+_BACKENDS: dict[str, BackendFactory] = {}
+
+
+def register_backend(name: str, factory: BackendFactory) -> None:
+    """Register a canceller backend under ``name``.
+
+    Args:
+        name: what ``EchoCanceller(backend=name)`` selects.
+        factory: ``factory(rate, delay_ms) -> EchoBackend``; it may raise ``ImportError`` when
+            its library is missing (the message should say how to install it).
+    """
+    _BACKENDS[name] = factory
+
+
+def backend_names() -> list[str]:
+    """The names of the registered backends, sorted."""
+    return sorted(_BACKENDS)
+
+
+class _WebRtcBackend:
+    """WebRTC AEC3 through ``livekit.rtc.AudioProcessingModule`` (echo canceller + high-pass)."""
+
+    def __init__(self, rate: int, delay_ms: int | None) -> None:
+        try:
+            from livekit import rtc
+        except ImportError as exc:
+            raise ImportError(f"echo cancellation needs the livekit package: {_AEC_HINT}") from exc
+        n = rate // 100
+        self._apm = rtc.AudioProcessingModule(echo_cancellation=True, high_pass_filter=True,
+                                              noise_suppression=False, auto_gain_control=False)
+        if delay_ms is not None:
+            self._apm.set_stream_delay_ms(int(delay_ms))
+        # One frame object each way, reused: the samples are copied in and out of their buffers.
+        self._ref = rtc.AudioFrame(bytearray(2 * n), rate, 1, n)
+        self._mic = rtc.AudioFrame(bytearray(2 * n), rate, 1, n)
+        self._ref_view = np.frombuffer(self._ref.data, dtype=np.int16)
+        self._mic_view = np.frombuffer(self._mic.data, dtype=np.int16)
+
+    def process_frame(self, mic: NDArray[np.int16], played: NDArray[np.int16], out: NDArray[np.int16]) -> None:
+        self._ref_view[:] = played
+        self._apm.process_reverse_stream(self._ref)
+        self._mic_view[:] = mic
+        self._apm.process_stream(self._mic)
+        out[:] = self._mic_view
+
+    def close(self) -> None:
+        self._apm = None
+
+
+register_backend("webrtc", _WebRtcBackend)
+
+
+def _power(x: NDArray[np.int16]) -> float:
+    f = x.astype(np.float32)
+    return float(np.dot(f, f)) / max(1, len(f))
+
+
+def _db(p: float) -> float:
+    return 10.0 * math.log10(p) if p > 0 else -math.inf
+
+
+class EchoCanceller:
+    """An acoustic echo canceller for one audio session (one microphone, one speaker).
+
+    Args:
+        rate: sample rate of both streams in Hz (a multiple of 100; AEC3 takes 8k to 48k).
+        backend: the backend's name (see :func:`backend_names`); ``"webrtc"`` needs the
+            ``aec`` extra.
+        delay_ms: a hint for the delay from a reference sample to its echo in the microphone,
+            or None to let the backend find it. Never give more than the true delay: an
+            overestimate hurts far more than no hint.
+        guard: mute frames that are most likely echo (not louder than the predicted echo)
+            while the canceller has not converged. See the module docstring.
+        converge_s: seconds of playing reference after which the canceller counts as converged.
+        guard_margin_db: how far above the predicted echo the microphone must be to pass the
+            guard.
+        guard_min_erle_db: the guard acts only while the running ERLE is at least this, i.e.
+            while the canceller is demonstrably removing the reference (so a wrong reference,
+            or a user talking over the echo, turns it off).
+        active_dbfs: a reference frame above this RMS level counts as playing.
+
+    Raises:
+        ImportError: the backend's library is missing (for ``"webrtc"``: ``pip install
+            'rtsync[aec]'``).
+        ValueError: unknown backend or a rate that is not a multiple of 100.
+
+    Not thread-safe: call :meth:`process` from one thread (the properties may be read from
+    any thread). Keep one canceller per session; do not reset it on barge-in, it keeps what it
+    has learnt about the room. Create a new one when the device or the rate changes.
+    """
+
+    def __init__(
+        self,
+        rate: int = 24000,
+        *,
+        backend: str = "webrtc",
+        delay_ms: int | None = None,
+        guard: bool = True,
+        converge_s: float = 3.0,
+        guard_margin_db: float = 6.0,
+        guard_min_erle_db: float = 20.0,
+        active_dbfs: float = -60.0,
+    ) -> None:
+        if rate <= 0 or rate % 100:
+            raise ValueError(f"rate must be a positive multiple of 100 Hz, got {rate}")
+        factory = _BACKENDS.get(backend)
+        if factory is None:
+            raise ValueError(f"unknown echo canceller backend {backend!r}; known: {', '.join(backend_names())}")
+        self.rate = rate
+        self.backend = backend
+        self.frame_samples = rate // 100
+        self.guard = guard
+        self.converge_s = converge_s
+        self.guard_margin_db = guard_margin_db
+        self.guard_min_erle_db = guard_min_erle_db
+        self._impl: EchoBackend | None = factory(rate, delay_ms)
+        self._lock = threading.Lock()  # serializes process() against close()
+        n = self.frame_samples
+        self._out_frame = np.zeros(n, dtype=np.int16)
+        self._active_p = (10 ** (active_dbfs / 20) * 32768.0) ** 2
+        self._floor_p = (10 ** (-75 / 20) * 32768.0) ** 2  # below this the microphone is silence
+        # running state (sender thread writes, anyone reads)
+        self._mic_avg = 0.0
+        self._out_avg = 0.0
+        self._erle_db = math.nan
+        self._active_frames = 0
+        self._ref_env = 0.0  # the loudest reference frame of the last 320 ms (covers the echo delay)
+        self._ref_hist = np.zeros(32)
+        self._erl = 1.0  # echo power / reference power, learnt from frames the canceller removed
+        self._cpu_s = 0.0
+        self._frames = 0
+        self._guarded_frames = 0
+        self._frames_tracked = 0
+        self._alpha = 1.0 / 100  # ~1 s of 10 ms frames
+
+    # -- reported state ---------------------------------------------------------------------
+    @property
+    def erle_db(self) -> float:
+        """Running echo reduction in dB while the reference plays (``nan`` before it has played)."""
+        return self._erle_db
+
+    @property
+    def converged(self) -> bool:
+        """True once the reference has played for ``converge_s`` seconds in total."""
+        return self._active_frames * 0.01 >= self.converge_s
+
+    @property
+    def active_seconds(self) -> float:
+        """Seconds of playing reference seen so far."""
+        return self._active_frames * 0.01
+
+    @property
+    def frames(self) -> int:
+        """10 ms frames processed so far."""
+        return self._frames
+
+    @property
+    def guarded_frames(self) -> int:
+        """10 ms frames the start-up guard muted."""
+        return self._guarded_frames
+
+    @property
+    def cpu_ms_per_10ms(self) -> float:
+        """Mean processing time of one 10 ms frame in milliseconds (``nan`` before the first)."""
+        return self._cpu_s * 1000 / self._frames if self._frames else math.nan
+
+    # -- processing ---------------------------------------------------------------------------
+    def process(self, mic: NDArray[np.int16], played: NDArray[np.int16]) -> NDArray[np.int16]:
+        """Return ``mic`` with the echo of ``played`` removed.
+
+        Args:
+            mic: int16 microphone samples (mono), a whole number of 10 ms frames.
+            played: the int16 samples handed to the speaker during the same period, the same
+                length as ``mic`` (zeros while nothing played).
+
+        Returns:
+            A new int16 array of the same length.
+
+        Raises:
+            ValueError: lengths differ or are not a whole number of 10 ms frames.
+            RuntimeError: the canceller was closed.
+        """
+        n = self.frame_samples
+        if len(mic) != len(played):
+            raise ValueError(f"mic and played must have the same length, got {len(mic)} and {len(played)}")
+        if len(mic) % n:
+            raise ValueError(f"blocks must be a whole number of 10 ms frames ({n} samples), got {len(mic)}")
+        mic = np.asarray(mic, dtype=np.int16)
+        played = np.asarray(played, dtype=np.int16)
+        out = np.empty(len(mic), dtype=np.int16)
+        with self._lock:
+            impl = self._impl
+            if impl is None:
+                raise RuntimeError("the echo canceller is closed")
+            t0 = time.perf_counter()
+            for i in range(0, len(mic), n):
+                m, p = mic[i:i + n], played[i:i + n]
+                impl.process_frame(m, p, self._out_frame)
+                out[i:i + n] = self._out_frame
+                self._track(m, p, out[i:i + n])
+            self._cpu_s += time.perf_counter() - t0
+            self._frames += len(mic) // n
+        return out
+
+    def _track(self, mic: NDArray[np.int16], played: NDArray[np.int16], out: NDArray[np.int16]) -> None:
+        ref_p, mic_p, out_p = _power(played), _power(mic), _power(out)
+        self._ref_hist[self._frames_tracked % len(self._ref_hist)] = ref_p
+        self._frames_tracked += 1
+        self._ref_env = float(self._ref_hist.max())
+        if ref_p > self._active_p:
+            self._active_frames += 1
+        if self._ref_env <= self._active_p or mic_p <= self._floor_p:
+            return
+        a = self._alpha
+        self._mic_avg += a * (mic_p - self._mic_avg)
+        self._out_avg += a * (out_p - self._out_avg)
+        if self._out_avg > 0:
+            self._erle_db = min(60.0, _db(self._mic_avg / self._out_avg))
+        elif self._mic_avg > 0:
+            self._erle_db = 60.0
+        if mic_p > 10.0 * max(out_p, 1.0):
+            # The canceller removed at least 10 dB: this frame is echo, so it tells the room's
+            # echo path loss. Rise fast (loud echo must be predicted at once), fall slowly.
+            erl = mic_p / self._ref_env
+            self._erl = erl if erl > self._erl else self._erl + 0.02 * (erl - self._erl)
+        if self.guard and not self.converged and self._erle_db >= self.guard_min_erle_db:
+            predicted = self._erl * self._ref_env
+            if _db(mic_p) < _db(predicted) + self.guard_margin_db:
+                out[:] = 0
+                self._guarded_frames += 1
+
+    def close(self) -> None:
+        """Release the backend. Idempotent; :meth:`process` raises afterwards."""
+        with self._lock:
+            impl, self._impl = self._impl, None
+        if impl is not None:
+            impl.close()
+
+    def __enter__(self) -> EchoCanceller:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        erle = "n/a" if math.isnan(self._erle_db) else f"{self._erle_db:.1f} dB"
+        return (f"EchoCanceller(rate={self.rate}, backend={self.backend!r}, erle={erle}, "
+                f"converged={self.converged})")
