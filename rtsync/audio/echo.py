@@ -105,11 +105,6 @@ class _WebRtcBackend:
 register_backend("webrtc", _WebRtcBackend)
 
 
-def _power(x: NDArray[np.int16]) -> float:
-    f = x.astype(np.float32)
-    return float(np.dot(f, f)) / max(1, len(f))
-
-
 def _db(p: float) -> float:
     return 10.0 * math.log10(p) if p > 0 else -math.inf
 
@@ -168,10 +163,9 @@ class EchoCanceller:
         self.converge_s = converge_s
         self.guard_margin_db = guard_margin_db
         self.guard_min_erle_db = guard_min_erle_db
+        self._margin = 10 ** (guard_margin_db / 10)
         self._impl: EchoBackend | None = factory(rate, delay_ms)
         self._lock = threading.Lock()  # serializes process() against close()
-        n = self.frame_samples
-        self._out_frame = np.zeros(n, dtype=np.int16)
         self._active_p = (10 ** (active_dbfs / 20) * 32768.0) ** 2
         self._floor_p = (10 ** (-75 / 20) * 32768.0) ** 2  # below this the microphone is silence
         # running state (sender thread writes, anyone reads)
@@ -216,7 +210,7 @@ class EchoCanceller:
 
     @property
     def cpu_ms_per_10ms(self) -> float:
-        """Mean processing time of one 10 ms frame in milliseconds (``nan`` before the first)."""
+        """Mean CPU time (of the calling thread) per 10 ms frame in milliseconds (``nan`` before the first)."""
         return self._cpu_s * 1000 / self._frames if self._frames else math.nan
 
     # -- processing ---------------------------------------------------------------------------
@@ -247,42 +241,50 @@ class EchoCanceller:
             impl = self._impl
             if impl is None:
                 raise RuntimeError("the echo canceller is closed")
-            t0 = time.perf_counter()
+            t0 = time.thread_time()
+            frames = len(mic) // n
             for i in range(0, len(mic), n):
-                m, p = mic[i:i + n], played[i:i + n]
-                impl.process_frame(m, p, self._out_frame)
-                out[i:i + n] = self._out_frame
-                self._track(m, p, out[i:i + n])
-            self._cpu_s += time.perf_counter() - t0
-            self._frames += len(mic) // n
+                impl.process_frame(mic[i:i + n], played[i:i + n], out[i:i + n])
+            self._track(mic.reshape(frames, n), played.reshape(frames, n), out.reshape(frames, n))
+            self._cpu_s += time.thread_time() - t0
+            self._frames += frames
         return out
 
     def _track(self, mic: NDArray[np.int16], played: NDArray[np.int16], out: NDArray[np.int16]) -> None:
-        ref_p, mic_p, out_p = _power(played), _power(mic), _power(out)
-        self._ref_hist[self._frames_tracked % len(self._ref_hist)] = ref_p
-        self._frames_tracked += 1
-        self._ref_env = float(self._ref_hist.max())
-        if ref_p > self._active_p:
-            self._active_frames += 1
-        if self._ref_env <= self._active_p or mic_p <= self._floor_p:
-            return
-        a = self._alpha
-        self._mic_avg += a * (mic_p - self._mic_avg)
-        self._out_avg += a * (out_p - self._out_avg)
-        if self._out_avg > 0:
-            self._erle_db = min(60.0, _db(self._mic_avg / self._out_avg))
-        elif self._mic_avg > 0:
-            self._erle_db = 60.0
-        if mic_p > 10.0 * max(out_p, 1.0):
-            # The canceller removed at least 10 dB: this frame is echo, so it tells the room's
-            # echo path loss. Rise fast (loud echo must be predicted at once), fall slowly.
-            erl = mic_p / self._ref_env
-            self._erl = erl if erl > self._erl else self._erl + 0.02 * (erl - self._erl)
-        if self.guard and not self.converged and self._erle_db >= self.guard_min_erle_db:
-            predicted = self._erl * self._ref_env
-            if _db(mic_p) < _db(predicted) + self.guard_margin_db:
-                out[:] = 0
-                self._guarded_frames += 1
+        """Update the running estimates frame by frame (rows of 10 ms); the guard mutes rows of ``out``."""
+        n = mic.shape[1]
+        both = np.concatenate((played, mic, out)).astype(np.float32)
+        powers = (np.einsum("ij,ij->i", both, both) / n).tolist()
+        k = len(mic)
+        hist = self._ref_hist
+        for f in range(k):
+            ref_p, mic_p, out_p = powers[f], powers[k + f], powers[2 * k + f]
+            hist[self._frames_tracked % len(hist)] = ref_p
+            self._frames_tracked += 1
+            if ref_p >= self._ref_env:
+                self._ref_env = ref_p
+            else:
+                self._ref_env = float(hist.max())
+            if ref_p > self._active_p:
+                self._active_frames += 1
+            if self._ref_env <= self._active_p or mic_p <= self._floor_p:
+                continue
+            a = self._alpha
+            self._mic_avg += a * (mic_p - self._mic_avg)
+            self._out_avg += a * (out_p - self._out_avg)
+            if self._out_avg > 0:
+                self._erle_db = min(60.0, _db(self._mic_avg / self._out_avg))
+            elif self._mic_avg > 0:
+                self._erle_db = 60.0
+            if mic_p > 10.0 * max(out_p, 1.0):
+                # The canceller removed at least 10 dB: this frame is echo, so it tells the room's
+                # echo path loss. Rise fast (loud echo must be predicted at once), fall slowly.
+                erl = mic_p / self._ref_env
+                self._erl = erl if erl > self._erl else self._erl + 0.02 * (erl - self._erl)
+            if self.guard and self._erle_db >= self.guard_min_erle_db and not self.converged:
+                if mic_p < self._erl * self._ref_env * self._margin:
+                    out[f] = 0
+                    self._guarded_frames += 1
 
     def close(self) -> None:
         """Release the backend. Idempotent; :meth:`process` raises afterwards."""
