@@ -99,8 +99,8 @@ class VoiceStats:
         echo_reduction_db: the echo canceller's running echo reduction (ERLE) in dB, None
             without a canceller or before the speaker has played.
         echo_converged: the echo canceller has converged (its start-up guard is off).
-        reference_gaps: samples of reference that were late for their microphone block
-            (replaced by zeros, then skipped to stay in lockstep).
+        reference_gaps: samples of reference missing for their microphone block (the speaker
+            fell behind the microphone; replaced by zeros).
     """
 
     underruns: int = 0
@@ -183,7 +183,8 @@ class VoiceSession:
         elif echo_guard == "none":
             echo_guard = None
         if echo_guard is not None and echo_guard not in ECHO_GUARDS:
-            raise ValueError(f"echo_guard must be 'auto', 'aec', 'half_duplex', 'threshold' or None, got {echo_guard!r}")
+            raise ValueError("echo_guard must be 'auto', 'aec', 'half_duplex', 'threshold' or None, "
+                             f"got {echo_guard!r}")
         if echo_guard == "aec" and block_ms % 10:
             raise ValueError(f"echo_guard='aec' needs block_ms in whole 10 ms, got {block_ms}")
         self.client = client
@@ -219,7 +220,6 @@ class VoiceSession:
         self._reference: RingBuffer | None = None  # written by the speaker's PortAudio callback
         self._ref_resampler: Any = None
         self._ref_staging: RingBuffer | None = None  # the reference at RATE when the device rate differs
-        self._ref_debt = 0  # reference samples owed to blocks that got zeros (skipped when they arrive)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> VoiceSession:
@@ -333,8 +333,22 @@ class VoiceSession:
             self._ref_staging = RingBuffer(1 << 16)
         speaker.tap(self._reference)
 
-    def _take_reference(self, out: Any) -> None:
-        """Fill ``out`` with the reference for the microphone block of the same length (sender thread)."""
+    def _timing_trouble(self) -> int:
+        """A count that grows whenever the speaker or the microphone lost time (sender thread)."""
+        sp, mic = self.speaker, self.microphone
+        n = self.stats.reference_gaps
+        if sp is not None:
+            n += sp.output_underflows
+        if mic is not None:
+            n += mic.input_overflows + mic.overruns
+        return n
+
+    def _take_reference(self, out: Any, mic_backlog: int) -> None:
+        """Fill ``out`` with the reference for the microphone block of the same length (sender thread).
+
+        ``mic_backlog``: microphone samples still queued behind this block; their reference
+        must stay in the ring.
+        """
         import numpy as np
 
         ring = self._reference
@@ -348,16 +362,18 @@ class VoiceSession:
                 staging.write(self._ref_resampler.process(raw))
             ring = staging
         n = len(out)
-        if self._ref_debt:
-            self._ref_debt -= ring.skip(min(self._ref_debt, ring.read_available))
-        backlog = ring.read_available - 8 * n
-        if backlog > 0:  # the microphone lost blocks (or stalled): jump close to the present
-            ring.skip(backlog)
         got = ring.readinto(out)
-        if got < n:  # the speaker's callback is late: zeros now, its samples skipped later
+        if got < n:
+            # The speaker fell behind the microphone (a late callback, or an output underrun
+            # whose time is never made up): nothing was handed to PortAudio for this period.
             out[got:] = 0
-            self._ref_debt += n - got
             self.stats.reference_gaps += n - got
+        backlog = ring.read_available - mic_backlog - 2 * n
+        if backlog > 0:
+            # The microphone lost time instead (a late callback, dropped blocks): keep the
+            # reference at most two blocks ahead of the microphone, so that it never falls
+            # behind the echo it has to predict.
+            ring.skip(backlog)
 
     # -- microphone path (rtsync-voice-sender) -----------------------------------------------
     def _send_loop(self) -> None:
@@ -369,6 +385,7 @@ class VoiceSession:
         aec = self.echo_canceller
         ref = np.zeros(RATE * self.block_ms // 1000, dtype=np.int16)
         first = True
+        last_trouble = 0
         while self._running.is_set():
             block = mic.read_block(timeout=block_s * 5)
             if len(block) == 0:
@@ -380,7 +397,13 @@ class VoiceSession:
                     self._reference.skip(max(0, self._reference.read_available - len(ref)))
                     first = False
                 if len(block) == len(ref):
-                    self._take_reference(ref)
+                    self._take_reference(ref, mic.available)
+                    trouble = self._timing_trouble()
+                    if trouble != last_trouble:
+                        # A device lost time: the echo's delay has jumped, so the canceller
+                        # relearns it under its guard (it keeps the rest of what it learnt).
+                        last_trouble = trouble
+                        aec.reconverge()
                     block = aec.process(block, ref)
             if self.mode == "push_to_talk" and not self._talking:
                 continue

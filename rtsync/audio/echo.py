@@ -18,12 +18,17 @@ What the canceller reports (read them from any thread; they are plain floats and
   level of the microphone over the level of the cleaned signal while the reference plays
   (about one second of smoothing), in dB. During double talk it drops, since the user is kept.
 * :attr:`EchoCanceller.converged`: True once the reference has played for ``converge_s``
-  seconds in total (AEC3 lets short bursts of echo through in its first seconds).
-* The start-up guard (``guard=True``, the default): while not converged, and only while the
-  canceller is demonstrably removing the reference (running ERLE of 20 dB or more), a frame whose
-  microphone level is not clearly above the echo predicted from the reference is muted. A user
-  who talks louder than the echo still gets through, double talk lowers the running ERLE and so
-  lifts the guard, and after convergence the guard never acts.
+  seconds in total since the start or since :meth:`EchoCanceller.reconverge` (AEC3 lets short
+  bursts of echo through in its first seconds, and after the echo path's delay jumped).
+* The guard (``guard=True``, the default) acts only while not converged. It mutes a frame whose
+  microphone level is not above the echo predicted from the reference (the room's echo loss,
+  learnt from the frames the canceller removed, times the loudest reference of the last 320 ms)
+  by ``guard_margin_db``, but only where the canceller has shown that the reference is the right
+  one: at the start, while its running ERLE is at least ``guard_min_erle_db`` (a wrong reference
+  never gets there, and a user talking over the echo pulls it down, which lifts the guard);
+  after :meth:`EchoCanceller.reconverge`, once the running ERLE has ever got there (a jump of the
+  delay pulls it down too, and the guard must hold exactly then). After convergence the guard
+  never acts.
 """
 
 from __future__ import annotations
@@ -121,12 +126,12 @@ class EchoCanceller:
             overestimate hurts far more than no hint.
         guard: mute frames that are most likely echo (not louder than the predicted echo)
             while the canceller has not converged. See the module docstring.
-        converge_s: seconds of playing reference after which the canceller counts as converged.
+        converge_s: seconds of playing reference after which the canceller counts as
+            converged (from the start, and again after :meth:`reconverge`).
         guard_margin_db: how far above the predicted echo the microphone must be to pass the
             guard.
-        guard_min_erle_db: the guard acts only while the running ERLE is at least this, i.e.
-            while the canceller is demonstrably removing the reference (so a wrong reference,
-            or a user talking over the echo, turns it off).
+        guard_min_erle_db: the guard acts only once the running ERLE has reached this, i.e.
+            once the canceller has shown that the reference is the one that makes the echo.
         active_dbfs: a reference frame above this RMS level counts as playing.
 
     Raises:
@@ -147,7 +152,7 @@ class EchoCanceller:
         delay_ms: int | None = None,
         guard: bool = True,
         converge_s: float = 3.0,
-        guard_margin_db: float = 6.0,
+        guard_margin_db: float = 3.0,
         guard_min_erle_db: float = 20.0,
         active_dbfs: float = -60.0,
     ) -> None:
@@ -173,6 +178,8 @@ class EchoCanceller:
         self._out_avg = 0.0
         self._erle_db = math.nan
         self._active_frames = 0
+        self._proven = False
+        self._relearning = False
         self._ref_env = 0.0  # the loudest reference frame of the last 320 ms (covers the echo delay)
         self._ref_hist = np.zeros(32)
         self._erl = 1.0  # echo power / reference power, learnt from frames the canceller removed
@@ -195,8 +202,17 @@ class EchoCanceller:
 
     @property
     def active_seconds(self) -> float:
-        """Seconds of playing reference seen so far."""
+        """Seconds of playing reference seen since the start or the last :meth:`reconverge`."""
         return self._active_frames * 0.01
+
+    def reconverge(self) -> None:
+        """Say that the echo path has changed (e.g. the output device lost time): count as not
+        converged again for ``converge_s`` seconds of reference, so that the guard covers the
+        relearning. The canceller keeps what it has learnt. Before it has cancelled anything
+        this changes nothing (it is still learning). Safe from any thread."""
+        if self._proven:
+            self._relearning = True
+            self._active_frames = 0
 
     @property
     def frames(self) -> int:
@@ -276,12 +292,16 @@ class EchoCanceller:
                 self._erle_db = min(60.0, _db(self._mic_avg / self._out_avg))
             elif self._mic_avg > 0:
                 self._erle_db = 60.0
+            if self._erle_db >= self.guard_min_erle_db:
+                self._proven = True
             if mic_p > 10.0 * max(out_p, 1.0):
                 # The canceller removed at least 10 dB: this frame is echo, so it tells the room's
                 # echo path loss. Rise fast (loud echo must be predicted at once), fall slowly.
                 erl = mic_p / self._ref_env
                 self._erl = erl if erl > self._erl else self._erl + 0.02 * (erl - self._erl)
-            if self.guard and self._erle_db >= self.guard_min_erle_db and not self.converged:
+            if not self.guard or self.converged:
+                self._relearning = False
+            elif self._erle_db >= self.guard_min_erle_db or (self._relearning and self._proven):
                 if mic_p < self._erl * self._ref_env * self._margin:
                     out[f] = 0
                     self._guarded_frames += 1
