@@ -250,9 +250,9 @@ def _cmd_voice(args: argparse.Namespace) -> int:
     def paint(width: int) -> str:
         voice = voice_ref[0] if voice_ref else None
         snap = snapshot(voice, tracker)  # refreshes voice.stats
-        echo = _echo_text(voice)
-        line = render_status(snap, width - len(echo) - 3 if echo else width)
-        return f"{line} | {echo}" if echo else line
+        line = render_status(snap, width)
+        echo = _echo_text(voice)  # the last part, shown when it fits
+        return f"{line} | {echo}" if echo and len(line) + 3 + len(echo) <= width - 1 else line
 
     status = StatusLine(paint)
     say = status.println

@@ -29,6 +29,10 @@ What the canceller reports (read them from any thread; they are plain floats and
   after :meth:`EchoCanceller.reconverge`, once the running ERLE has ever got there (a jump of the
   delay pulls it down too, and the guard must hold exactly then). After convergence the guard
   never acts.
+* Near-end bypass: a microphone frame ``near_end_db`` (30 dB) above the room's typical
+  microphone-to-reference level is the user, and is passed on untouched. Without an echo path
+  (headphones) AEC3 would otherwise treat a user who talks over the first seconds of playback
+  as echo and suppress them.
 """
 
 from __future__ import annotations
@@ -132,6 +136,9 @@ class EchoCanceller:
             guard.
         guard_min_erle_db: the guard acts only once the running ERLE has reached this, i.e.
             once the canceller has shown that the reference is the one that makes the echo.
+        near_end_db: a microphone frame this far above the typical microphone-to-reference
+            level of the room (a running median) is the user talking: it is passed on as it
+            is, neither cancelled nor guarded (the echo in it is at least this much weaker).
         active_dbfs: a reference frame above this RMS level counts as playing.
 
     Raises:
@@ -154,6 +161,7 @@ class EchoCanceller:
         converge_s: float = 3.0,
         guard_margin_db: float = 3.0,
         guard_min_erle_db: float = 20.0,
+        near_end_db: float = 30.0,
         active_dbfs: float = -60.0,
     ) -> None:
         if rate <= 0 or rate % 100:
@@ -169,6 +177,7 @@ class EchoCanceller:
         self.guard_margin_db = guard_margin_db
         self.guard_min_erle_db = guard_min_erle_db
         self._margin = 10 ** (guard_margin_db / 10)
+        self.near_end_db = near_end_db
         self._impl: EchoBackend | None = factory(rate, delay_ms)
         self._lock = threading.Lock()  # serializes process() against close()
         self._active_p = (10 ** (active_dbfs / 20) * 32768.0) ** 2
@@ -179,6 +188,8 @@ class EchoCanceller:
         self._erle_db = math.nan
         self._active_frames = 0
         self._proven = False
+        self._coupling_db = 0.0  # assume a loud echo until the room shows otherwise
+        self._near_end_frames = 0
         self._relearning = False
         self._ref_env = 0.0  # the loudest reference frame of the last 320 ms (covers the echo delay)
         self._ref_hist = np.zeros(32)
@@ -218,6 +229,11 @@ class EchoCanceller:
     def frames(self) -> int:
         """10 ms frames processed so far."""
         return self._frames
+
+    @property
+    def near_end_frames(self) -> int:
+        """10 ms frames passed on as they were because the user was far louder than any echo."""
+        return self._near_end_frames
 
     @property
     def guarded_frames(self) -> int:
@@ -283,7 +299,20 @@ class EchoCanceller:
                 self._ref_env = float(hist.max())
             if ref_p > self._active_p:
                 self._active_frames += 1
-            if self._ref_env <= self._active_p or mic_p <= self._floor_p:
+            if self._ref_env <= self._active_p:
+                continue
+            # The typical level of the microphone against the reference (a running median, in
+            # dB): about the room's echo loss where there is echo, very low where there is none
+            # (headphones). A frame far above it is the user, whatever the canceller thinks:
+            # AEC3 treats near-end speech as echo until its filter has found the echo, and
+            # with no echo path at all that would mute a user who barges in early.
+            ratio_db = _db(mic_p / self._ref_env) if mic_p > 0 else -100.0
+            self._coupling_db += 0.5 if ratio_db > self._coupling_db else -0.5
+            if ratio_db >= self._coupling_db + self.near_end_db:
+                out[f] = mic[f]
+                out_p = mic_p
+                self._near_end_frames += 1
+            if mic_p <= self._floor_p:
                 continue
             a = self._alpha
             self._mic_avg += a * (mic_p - self._mic_avg)

@@ -84,3 +84,94 @@ class EchoDevice(DeviceFiles):
                 p.kill()
             p.wait()
         self._players.clear()
+
+
+QUESTION = "please tell me a long story about the sea"
+INTERRUPTION = "wait a moment please"
+
+
+def espeak(text: str, directory: Path) -> Any:
+    """``text`` spoken by espeak-ng at 24 kHz (int16); raises FileNotFoundError without espeak-ng."""
+    import numpy as np
+
+    from rtsync.audio import read_wav, resample
+
+    if shutil.which("espeak-ng") is None:
+        raise FileNotFoundError("espeak-ng is not installed")
+    fd, name = tempfile.mkstemp(suffix=".wav", dir=directory)
+    os.close(fd)
+    subprocess.run(["espeak-ng", "-w", name, text], check=True, capture_output=True)
+    samples, rate = read_wav(name)
+    return resample(samples, rate, 24000).astype(np.int16)
+
+
+class Outcome:
+    """What one conversation on the echo device gave (filled on the client's dispatcher thread).
+
+    Attributes:
+        speech_started: ``input_audio_buffer.speech_started`` events.
+        responses: ``response.created`` events.
+        truncated: ``(item_id, audio_end_ms)`` of every ``conversation.item.truncated``.
+        played_at_speech: the speaker's played samples of the first reply when the barge-in's
+            ``speech_started`` arrived (None without one).
+        talk_at: the played samples of the first reply when the person started talking.
+        stats: the session's final :class:`~rtsync.voice.VoiceStats`.
+        reply_ids: the assistant items in order.
+    """
+
+    def __init__(self) -> None:
+        self.speech_started = 0
+        self.responses = 0
+        self.truncated: list[tuple[str, int]] = []
+        self.played_at_speech: int | None = None
+        self.talk_at: int | None = None
+        self.stats: Any = None
+        self.reply_ids: list[str] = []
+
+
+def converse(dev: EchoDevice, question: Any, interruption: Any = None, *, talk_after_s: float = 1.0,
+             seconds: float = 9.0, **voice_options: Any) -> Outcome:
+    """One spoken question on the echo device against a local server, optionally talked over.
+
+    The question is the microphone file; the reply plays into the speaker and comes back as
+    echo. With ``interruption``, a person says it into the microphone once the first reply has
+    played ``talk_after_s`` seconds. Runs ``seconds`` in total from the start of the session.
+    """
+    import time
+
+    import numpy as np
+
+    from rtsync import RealtimeClient, VoiceSession
+    from rtsync.server import LocalServer
+
+    dev.set_mic(np.concatenate([np.zeros(7200, dtype=np.int16), question]))
+    out = Outcome()
+    with LocalServer() as server, RealtimeClient(url=server.url) as client:
+        voice_box: list[Any] = []
+
+        def on_speech(ev: Any) -> None:  # registered before the session's own handler
+            out.speech_started += 1
+            if out.speech_started == 2 and voice_box:
+                out.played_at_speech = voice_box[0].speaker.played_samples
+
+        def on_item(ev: Any) -> None:
+            if ev.item_id not in out.reply_ids:
+                out.reply_ids.append(ev.item_id)
+
+        client.on("input_audio_buffer.speech_started", on_speech)
+        client.on("response.created", lambda ev: setattr(out, "responses", out.responses + 1))
+        client.on("response.audio.delta", on_item)
+        client.on("conversation.item.truncated", lambda ev: out.truncated.append((ev.item_id, ev.audio_end_ms)))
+        with VoiceSession(client, **voice_options) as voice:
+            voice_box.append(voice)
+            t_end = time.monotonic() + seconds
+            while time.monotonic() < t_end:
+                time.sleep(0.01)
+                if interruption is not None and out.talk_at is None:
+                    played = voice.speaker.played_samples
+                    if played >= talk_after_s * 24000:
+                        out.talk_at = played
+                        dev.talk(interruption)
+            out.stats = voice.refresh_stats()
+    dev.close()
+    return out
