@@ -23,19 +23,27 @@ Rows (targets from issue 15):
   cross-correlation. The output block is returned for the input block, but AEC3 itself delays
   the signal inside it (measured: 224 samples, 9.3 ms, at 24 kHz).
 
-``echo e2e`` (the end-to-end runs on the virtual device) lives in ``bench_echo_e2e`` when present.
+``echo e2e``: 20 runs (one barge-in run in quick mode) of the end-to-end scenarios of
+``tests/audio/test_echo_e2e.py`` on the virtual device with an echo path (a PulseAudio loopback,
+``tests/audio/echo_device.py``) against the local server's VAD: a spoken question whose reply must
+play through (self-interruptions: extra ``speech_started`` and truncates; target 0), and the same
+with a person talking over the reply after one second (a barge-in works when ``speech_started``
+comes within 600 ms of the person, the first reply is truncated once and the answer plays
+through; target 20 of 20). The full run adds three runs without echo cancellation for scale.
+
 Rows are "n/a" without the ``aec`` extra (``pip install 'rtsync[aec]'``).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 from benchmarks import Config, Row, benchmark, median
 from benchmarks._proc import has_module
 
-__all__ = ["echo_room"]
+__all__ = ["echo_end_to_end", "echo_room"]
 
 ROOMS = [
     dict(seed=1, delay_ms=60, rt60_s=0.2),
@@ -166,3 +174,63 @@ def _bare_backend_ms(np: Any, room: Any, cfg: Config) -> float:
         mv[:] = x[i * 240:(i + 1) * 240]
         apm.process_stream(mic)
     return (time.thread_time() - t) * 1000 / frames * 2
+
+
+@benchmark("echo e2e", order=76)
+def echo_end_to_end(cfg: Config) -> list[Row]:
+    """Self-interruptions and barge-ins over the echo, VoiceSession on the echo device (20 runs)."""
+    runs = 1 if cfg.quick else 20
+    names = (f"echo e2e: self-interruptions in {runs} runs", f"echo e2e: barge-ins over the echo, of {runs}")
+    if not has_module("livekit"):
+        return [Row(n, "n/a", note="livekit not installed: pip install 'rtsync[aec]'") for n in names]
+    if not has_module("pyaudio"):
+        return [Row(n, "n/a", note="no PyAudio") for n in names]
+    import tempfile
+    from pathlib import Path
+
+    from tests.audio.echo_device import INTERRUPTION, QUESTION, EchoDevice, converse, ensure_echo_daemon, espeak
+
+    reason = ensure_echo_daemon()
+    if reason:
+        return [Row(n, "n/a", note=f"no echo device: {reason}"[:100]) for n in names]
+    self_interruptions = 0
+    barge_ins = 0
+    plain: list[int] = []
+    with tempfile.TemporaryDirectory(prefix="rtsync-echo-bench-") as tmp:
+        old = os.environ.get("ALSA_CONFIG_PATH")
+        try:
+            question, interruption = espeak(QUESTION, Path(tmp)), espeak(INTERRUPTION, Path(tmp))
+            for i in range(runs):
+                if not cfg.quick:  # the quick mode has only the barge-in run (whose answer must play through)
+                    dev = EchoDevice(Path(tempfile.mkdtemp(dir=tmp)))
+                    os.environ["ALSA_CONFIG_PATH"] = str(dev.config_path)
+                    out = converse(dev, question, seconds=7.0)
+                    self_interruptions += out.speech_started - 1 + len(out.stats.truncations)
+                dev = EchoDevice(Path(tempfile.mkdtemp(dir=tmp)))
+                os.environ["ALSA_CONFIG_PATH"] = str(dev.config_path)
+                out = converse(dev, question, interruption, talk_after_s=1.0, seconds=9.0)
+                ok = (out.speech_started == 2 and out.played_at_speech is not None and out.talk_at is not None
+                      and 0 <= out.played_at_speech - out.talk_at <= 0.6 * 24000
+                      and len(out.stats.truncations) == 1 and out.responses == 2)
+                barge_ins += ok
+                self_interruptions += max(0, out.speech_started - 2) + max(0, len(out.stats.truncations) - 1)
+                cfg.log(f"run {i + 1}/{runs}: self-interruptions so far {self_interruptions}, barge-ins {barge_ins}")
+            if not cfg.quick:  # the same question without echo cancellation, for scale
+                for _ in range(3):
+                    dev = EchoDevice(Path(tempfile.mkdtemp(dir=tmp)))
+                    os.environ["ALSA_CONFIG_PATH"] = str(dev.config_path)
+                    plain.append(converse(dev, question, seconds=7.0, echo_guard=None).speech_started - 1)
+        except FileNotFoundError as exc:
+            return [Row(n, "n/a", note=str(exc)) for n in names]
+        finally:
+            if old is None:
+                os.environ.pop("ALSA_CONFIG_PATH", None)
+            else:
+                os.environ["ALSA_CONFIG_PATH"] = old
+    return [
+        Row(names[0], self_interruptions, "", float(sum(plain)) if plain else None,
+            f"without AEC, {len(plain)} runs" if plain else "", higher_is_better=False, target_abs=1,
+            note="extra speech_started + truncates"),
+        Row(names[1], barge_ins, "", higher_is_better=True, target_abs=runs,
+            note="speech_started ≤ 600 ms after the person, one truncate, the answer plays through"),
+    ]

@@ -264,6 +264,8 @@ def _cmd_voice(args: argparse.Namespace) -> int:
     try:
         with client, VoiceSession(client, echo_guard=args.echo_guard) as voice:
             voice_ref.append(voice)
+            if voice.echo_guard is None and args.echo_guard == "auto":
+                say("no echo cancellation (pip install 'rtsync[aec]'): use headphones, or --echo-guard half_duplex")
             say("listening (Ctrl-C to stop)")
             status.start()
             deadline = None if args.seconds is None else time.monotonic() + args.seconds
@@ -276,7 +278,9 @@ def _cmd_voice(args: argparse.Namespace) -> int:
             finally:
                 status.stop()
             st = voice.refresh_stats()
-            print(f"underruns {st.underruns}, overruns {st.overruns}, barge-ins {st.interrupts}", flush=True)
+            print(f"underruns {st.underruns}, overruns {st.overruns}, barge-ins {st.interrupts}"
+                  + ("" if st.echo_reduction_db is None else f", echo reduced by {st.echo_reduction_db:.0f} dB"),
+                  flush=True)
     except AudioError as exc:  # a device that is listed but cannot be opened
         status.stop()
         print(f"voice: {_one_line(exc)}", file=sys.stderr)

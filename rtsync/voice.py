@@ -334,9 +334,13 @@ class VoiceSession:
         speaker.tap(self._reference)
 
     def _timing_trouble(self) -> int:
-        """A count that grows whenever the speaker or the microphone lost time (sender thread)."""
+        """A count that grows whenever the speaker or the microphone lost time (sender thread).
+
+        A late speaker callback (a reference gap) is not counted: the device's buffer absorbs
+        it, and the lockstep keeps the reference in step.
+        """
         sp, mic = self.speaker, self.microphone
-        n = self.stats.reference_gaps
+        n = 0
         if sp is not None:
             n += sp.output_underflows
         if mic is not None:

@@ -23,12 +23,13 @@ What the canceller reports (read them from any thread; they are plain floats and
 * The guard (``guard=True``, the default) acts only while not converged. It mutes a frame whose
   microphone level is not above the echo predicted from the reference (the room's echo loss,
   learnt from the frames the canceller removed, times the loudest reference of the last 320 ms)
-  by ``guard_margin_db``, but only where the canceller has shown that the reference is the right
-  one: at the start, while its running ERLE is at least ``guard_min_erle_db`` (a wrong reference
-  never gets there, and a user talking over the echo pulls it down, which lifts the guard);
-  after :meth:`EchoCanceller.reconverge`, once the running ERLE has ever got there (a jump of the
-  delay pulls it down too, and the guard must hold exactly then). After convergence the guard
-  never acts.
+  by ``guard_margin_db``, but only once the canceller has shown that the reference is the right
+  one (its running ERLE reached ``guard_min_erle_db`` at least once; a wrong reference never gets
+  there). At the start it also needs a fast (~100 ms) ERLE of at least ``guard_min_erle_db``,
+  restarted as "cancelling" at each onset of the reference: a user talking over the echo pulls
+  it down within a few frames, which lifts the guard. After :meth:`EchoCanceller.reconverge` it
+  does not (a jump of the delay pulls the ERLE down too, and the guard must hold exactly then).
+  After convergence the guard never acts.
 * Near-end bypass: a microphone frame ``near_end_db`` (30 dB) above the room's typical
   microphone-to-reference level is the user, and is passed on untouched. Without an echo path
   (headphones) AEC3 would otherwise treat a user who talks over the first seconds of playback
@@ -136,8 +137,8 @@ class EchoCanceller:
             guard.
         guard_min_erle_db: the guard acts only once the running ERLE has reached this, i.e.
             once the canceller has shown that the reference is the one that makes the echo.
-        near_end_db: a microphone frame this far above the typical microphone-to-reference
-            level of the room (a running median) is the user talking: it is passed on as it
+        near_end_db: a microphone frame this far above the usual microphone-to-reference
+            level of the room (the level 80 % of the frames stay under) is the user talking: it is passed on as it
             is, neither cancelled nor guarded (the echo in it is at least this much weaker).
         active_dbfs: a reference frame above this RMS level counts as playing.
 
@@ -189,6 +190,10 @@ class EchoCanceller:
         self._active_frames = 0
         self._proven = False
         self._coupling_db = 0.0  # assume a loud echo until the room shows otherwise
+        self._idle = True
+        self._gate_mic = 1.0
+        self._gate_out = 0.0
+        self._gate_ratio = 10 ** (guard_min_erle_db / 10)
         self._near_end_frames = 0
         self._relearning = False
         self._ref_env = 0.0  # the loudest reference frame of the last 320 ms (covers the echo delay)
@@ -300,14 +305,21 @@ class EchoCanceller:
             if ref_p > self._active_p:
                 self._active_frames += 1
             if self._ref_env <= self._active_p:
+                self._idle = True
                 continue
-            # The typical level of the microphone against the reference (a running median, in
-            # dB): about the room's echo loss where there is echo, very low where there is none
-            # (headphones). A frame far above it is the user, whatever the canceller thinks:
-            # AEC3 treats near-end speech as echo until its filter has found the echo, and
-            # with no echo path at all that would mute a user who barges in early.
-            ratio_db = _db(mic_p / self._ref_env) if mic_p > 0 else -100.0
-            self._coupling_db += 0.5 if ratio_db > self._coupling_db else -0.5
+            if self._idle:
+                # The reference starts again after a pause: the guard's fast estimate starts
+                # from "cancelling", so that the onset of a reply is covered at once.
+                self._idle = False
+                self._gate_mic, self._gate_out = 1.0, 0.0
+            # The level of the microphone against the reference that 80 % of the frames stay
+            # under (a running quantile, in dB): about the room's echo loss where there is echo,
+            # very low where there is none (headphones). A frame far above it is the user,
+            # whatever the canceller thinks: AEC3 treats near-end speech as echo until its
+            # filter has found an echo, and with no echo path at all that would mute a user who
+            # barges in early.
+            ratio_db = max(-100.0, _db(mic_p / self._ref_env)) if mic_p > 0 else -100.0
+            self._coupling_db += 1.0 if ratio_db > self._coupling_db else -0.25
             if ratio_db >= self._coupling_db + self.near_end_db:
                 out[f] = mic[f]
                 out_p = mic_p
@@ -317,6 +329,9 @@ class EchoCanceller:
             a = self._alpha
             self._mic_avg += a * (mic_p - self._mic_avg)
             self._out_avg += a * (out_p - self._out_avg)
+            self._gate_mic += 0.1 * (mic_p - self._gate_mic)  # ~100 ms: the guard's own ERLE
+            self._gate_out += 0.1 * (out_p - self._gate_out)
+            gate_ok = self._gate_mic > self._gate_out * self._gate_ratio
             if self._out_avg > 0:
                 self._erle_db = min(60.0, _db(self._mic_avg / self._out_avg))
             elif self._mic_avg > 0:
@@ -330,7 +345,7 @@ class EchoCanceller:
                 self._erl = erl if erl > self._erl else self._erl + 0.02 * (erl - self._erl)
             if not self.guard or self.converged:
                 self._relearning = False
-            elif self._erle_db >= self.guard_min_erle_db or (self._relearning and self._proven):
+            elif (gate_ok and self._proven) or (self._relearning and self._proven):
                 if mic_p < self._erl * self._ref_env * self._margin:
                     out[f] = 0
                     self._guarded_frames += 1

@@ -30,6 +30,7 @@ def _py(code: str) -> subprocess.CompletedProcess:
 
 
 # -- contract, no canceller library needed -------------------------------------------------------
+@pytest.mark.subprocess
 def test_importing_rtsync_audio_does_not_import_the_canceller_library():
     out = _py("import sys, rtsync.audio, rtsync.audio.echo; "
               "print('livekit' in sys.modules, 'EchoCanceller' in rtsync.audio.__all__, "
@@ -44,6 +45,7 @@ def test_lazy_export_is_the_class():
     assert rtsync.audio.EchoCanceller is echo.EchoCanceller
 
 
+@pytest.mark.subprocess
 def test_missing_extra_names_the_install_command():
     code = ("import sys; sys.modules['livekit'] = None\n"
             "from rtsync.audio import EchoCanceller\n"
@@ -213,3 +215,38 @@ def test_startup_guard_mutes_echo_bursts_but_not_a_louder_user():
     early = loud.seconds(0.5, 3.0)
     assert room.user_dominant_level_db(loud.user, loud.echo, out, early) >= -9
     assert room.count_vad_starts(out, early) >= 1
+
+
+# -- VoiceSession's choice of echo guard (no device needed) ----------------------------------------
+@pytest.mark.subprocess
+def test_voice_default_without_the_extra_is_unguarded_with_one_log_line():
+    code = ("import logging, sys; sys.modules['livekit'] = None; logging.basicConfig()\n"
+            "from rtsync import VoiceSession\n"
+            "a = VoiceSession(object()); b = VoiceSession(object())\n"
+            "print(a.echo_guard, b.echo_guard, VoiceSession(object(), echo_guard='half_duplex').echo_guard)\n"
+            "try:\n    VoiceSession(object(), echo_guard='aec').start()\n"
+            "except ImportError as e:\n    print('IMPORTERROR', e)\n")
+    out = _py(code)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[0] == "None None half_duplex"
+    assert "IMPORTERROR" in out.stdout and "pip install 'rtsync[aec]'" in out.stdout
+    assert out.stderr.count("pip install 'rtsync[aec]'") == 1  # the one-time log line
+    assert "echo_guard='half_duplex'" in out.stderr
+
+
+@needs_aec
+def test_voice_default_with_the_extra_is_aec():
+    from rtsync import VoiceSession
+
+    assert VoiceSession(object()).echo_guard == "aec"
+    assert VoiceSession(object(), echo_guard="none").echo_guard is None
+    assert VoiceSession(object(), echo_guard=None).echo_guard is None
+
+
+def test_voice_refuses_unknown_guards_and_blocks_aec_cannot_take():
+    from rtsync import VoiceSession
+
+    with pytest.raises(ValueError, match="echo_guard must be"):
+        VoiceSession(object(), echo_guard="speex")
+    with pytest.raises(ValueError, match="10 ms"):
+        VoiceSession(object(), echo_guard="aec", block_ms=25)
