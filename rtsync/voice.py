@@ -150,8 +150,9 @@ class VoiceSession:
             ``barge_in_level_db`` while it speaks; None (or ``"none"``) sends everything.
             The default, ``"auto"``, is ``"aec"`` where the extra is installed and None
             elsewhere (see :func:`default_echo_guard`).
-        echo_canceller: a canceller to use with ``"aec"`` (one is created when None); it
-            must run at 24 kHz.
+        echo_canceller: a canceller to use with ``"aec"`` (one is created when None; giving
+            one makes ``"auto"`` mean ``"aec"``); it must run at 24 kHz. It is not closed with
+            the session.
         barge_in_level_db: the RMS level (dBFS) a block must exceed to pass ``"threshold"``.
         fade_ms: fade-out length on barge-in.
         configure_session: send a ``session.update`` for the mode (turn detection on or off).
@@ -179,7 +180,7 @@ class VoiceSession:
         if mode not in ("server_vad", "push_to_talk"):
             raise ValueError(f"mode must be 'server_vad' or 'push_to_talk', got {mode!r}")
         if echo_guard == "auto":
-            echo_guard = default_echo_guard()
+            echo_guard = "aec" if echo_canceller is not None else default_echo_guard()
         elif echo_guard == "none":
             echo_guard = None
         if echo_guard is not None and echo_guard not in ECHO_GUARDS:

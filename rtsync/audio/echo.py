@@ -319,7 +319,10 @@ class EchoCanceller:
             # filter has found an echo, and with no echo path at all that would mute a user who
             # barges in early.
             ratio_db = max(-100.0, _db(mic_p / self._ref_env)) if mic_p > 0 else -100.0
-            self._coupling_db += 1.0 if ratio_db > self._coupling_db else -0.25
+            if ratio_db >= self._coupling_db + self.near_end_db / 2:
+                self._coupling_db += 0.05  # most likely the user: learnt only slowly
+            else:
+                self._coupling_db += 2.0 if ratio_db > self._coupling_db else -0.5
             if ratio_db >= self._coupling_db + self.near_end_db:
                 out[f] = mic[f]
                 out_p = mic_p

@@ -138,6 +138,7 @@ def cleaned(request):
 
 
 @needs_aec
+@pytest.mark.slow
 def test_room_echo_is_removed_from_the_first_second_on(cleaned):
     sc, mic, out, aec, _ = cleaned
     assert room.erle_db(mic, out, sc.seconds(0, 1)) >= 15
@@ -150,6 +151,7 @@ def test_room_echo_is_removed_from_the_first_second_on(cleaned):
 
 
 @needs_aec
+@pytest.mark.slow
 def test_room_running_erle_follows_the_echo(cleaned):
     sc, mic, out, _, (echo_alone, double_talk) = cleaned
     measured = room.erle_db(mic, out, sc.seconds(sc.user_at_s - 1, sc.user_at_s))
@@ -159,6 +161,7 @@ def test_room_running_erle_follows_the_echo(cleaned):
 
 
 @needs_aec
+@pytest.mark.slow
 def test_room_keeps_the_user_alone_and_in_double_talk(cleaned):
     sc, _, out, _, _ = cleaned
     alone = sc.seconds(sc.user_again_s, sc.user_again_s + 5.5)
@@ -171,6 +174,7 @@ def test_room_keeps_the_user_alone_and_in_double_talk(cleaned):
 
 
 @needs_aec
+@pytest.mark.slow
 def test_room_echo_alone_would_not_trip_the_server_vad():
     sc = room.Scene(seed=4, delay_ms=60, echo_over_user_db=6.0)
     mic = sc.mic(user=False)
@@ -182,6 +186,7 @@ def test_room_echo_alone_would_not_trip_the_server_vad():
 
 
 @needs_aec
+@pytest.mark.slow
 @pytest.mark.parametrize("wrong", ["3 s later", "3 s earlier", "reversed"])
 def test_a_wrong_reference_does_not_cancel(wrong):
     # The same voice at the same level, but not what made the echo. A gate that mutes the
@@ -198,6 +203,7 @@ def test_a_wrong_reference_does_not_cancel(wrong):
 
 
 @needs_aec
+@pytest.mark.slow
 def test_startup_guard_mutes_echo_bursts_but_not_a_louder_user():
     sc = room.Scene(seed=6, delay_ms=60, echo_over_user_db=4.0)
     mic = sc.mic(user=False)
@@ -250,3 +256,37 @@ def test_voice_refuses_unknown_guards_and_blocks_aec_cannot_take():
         VoiceSession(object(), echo_guard="speex")
     with pytest.raises(ValueError, match="10 ms"):
         VoiceSession(object(), echo_guard="aec", block_ms=25)
+
+
+@needs_aec
+@pytest.mark.slow
+def test_without_an_echo_path_a_user_talking_early_is_not_held_back():
+    # Headphones: the reference plays, the microphone hears only the user (from 1.5 s on, well
+    # inside AEC3's cautious first seconds). The near-end bypass passes them untouched.
+    sc = room.Scene(seed=7, user_at_s=1.5, user_again_s=8.0)
+    mic = np.clip(np.round(sc.user + sc.noise), -32768, 32767).astype(np.int16)
+    aec = echo.EchoCanceller()
+    out = room.run(aec.process, mic, sc.played)
+    early = sc.seconds(1.5, 4.0)
+    assert room.level_db(out, early) >= room.level_db(sc.user, early) - 3
+    assert aec.near_end_frames > 0 and aec.guarded_frames == 0
+    assert room.count_vad_starts(out, early) >= 1
+
+
+@needs_aec
+@pytest.mark.slow
+def test_reconverge_puts_the_guard_back_without_forgetting_the_room():
+    sc = room.Scene(seed=8)
+    mic = sc.mic(user=False)
+    aec = echo.EchoCanceller()
+    first = sc.seconds(0, 4)
+    room.run(aec.process, mic[first], sc.played[first])
+    assert aec.converged
+    aec.reconverge()
+    assert not aec.converged and aec.active_seconds == 0
+    rest = sc.seconds(4, 8)
+    before = aec.guarded_frames
+    out = room.run(aec.process, mic[rest], sc.played[rest])
+    assert aec.guarded_frames > before  # the guard covers the relearning again
+    assert room.erle_db(mic[rest], out, slice(0, len(out))) >= 30  # and nothing was forgotten
+    assert aec.converged
