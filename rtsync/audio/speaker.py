@@ -41,7 +41,8 @@ class Speaker(_Stream):
       speaker's :class:`~rtsync.audio.playout.Playout` for the next block
       (:meth:`Playout.fill <rtsync.audio.playout.Playout.fill>`), which copies it from the
       ring buffer into a preallocated array, and returns that same array to PortAudio (no
-      ``bytes`` object per block). It never takes a lock, never allocates sample memory,
+      ``bytes`` object per block); with a :meth:`tap`, it also copies that block into the
+      tap's ring buffer (an echo canceller's reference). It never takes a lock, never allocates sample memory,
       never logs, never touches a socket, never resamples, and never lets an exception
       escape (an exception is counted in :attr:`callback_errors` and the block is silence).
       Requests reach it as messages: an interrupt counter it compares with the last one it
