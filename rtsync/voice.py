@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from rtsync.audio.ringbuffer import RingBuffer
     from rtsync.client import RealtimeClient
 
-__all__ = ["VoiceSession", "VoiceStats"]
+__all__ = ["VoiceSession", "VoiceStats", "aec_available", "default_echo_guard"]
 
 RATE = 24000
 

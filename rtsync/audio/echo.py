@@ -30,8 +30,9 @@ What the canceller reports (read them from any thread; they are plain floats and
   it down within a few frames, which lifts the guard. After :meth:`EchoCanceller.reconverge` it
   does not (a jump of the delay pulls the ERLE down too, and the guard must hold exactly then).
   After convergence the guard never acts.
-* Near-end bypass: a microphone frame ``near_end_db`` (30 dB) above the room's typical
-  microphone-to-reference level is the user, and is passed on untouched. Without an echo path
+* Near-end bypass: a microphone frame ``near_end_db`` (30 dB) above the room's usual
+  microphone-to-reference level (the level 80 % of the frames stay under, learnt only from
+  frames that are not the user) is the user, and is passed on untouched. Without an echo path
   (headphones) AEC3 would otherwise treat a user who talks over the first seconds of playback
   as echo and suppress them.
 """
@@ -135,11 +136,13 @@ class EchoCanceller:
             converged (from the start, and again after :meth:`reconverge`).
         guard_margin_db: how far above the predicted echo the microphone must be to pass the
             guard.
-        guard_min_erle_db: the guard acts only once the running ERLE has reached this, i.e.
-            once the canceller has shown that the reference is the one that makes the echo.
+        guard_min_erle_db: the guard acts only once the running ERLE has reached this (the
+            canceller has shown that the reference is the one that makes the echo), and at
+            the start only while a fast ERLE stays at this (no user talking over the echo).
         near_end_db: a microphone frame this far above the usual microphone-to-reference
-            level of the room (the level 80 % of the frames stay under) is the user talking: it is passed on as it
-            is, neither cancelled nor guarded (the echo in it is at least this much weaker).
+            level of the room (the level 80 % of the frames stay under) is the user talking: it
+            is passed on as it is, neither cancelled nor guarded (the echo in it is at least
+            this much weaker).
         active_dbfs: a reference frame above this RMS level counts as playing.
 
     Raises:
