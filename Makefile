@@ -53,7 +53,8 @@ $(BASE_STAMP): pyproject.toml setup.cfg setup.py
 $(STAMP): $(BASE_STAMP)
 	@$(MAKE) --no-print-directory sysdeps
 	$(SUDO) sh tests/audio/vaudio.sh packages
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,audio]'
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,audio,aec]' || \
+	  $(PY) -m pip install -q --disable-pip-version-check -e '.[dev,audio]'
 	@touch $(STAMP)
 
 venv: $(STAMP)

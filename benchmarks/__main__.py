@@ -87,6 +87,14 @@ Audio on real streams (``bench_voice``: ``audio callbacks``, ``audio flood``, ``
     silence (target ≤ 1 block). "n/a (no audio device)" rows when the device is unavailable;
     details in ``benchmarks/bench_voice.py``.
 
+Echo cancellation (``bench_echo``: ``echo``)
+    ``rtsync.audio.EchoCanceller`` on the seeded synthetic room of the tests
+    (``tests/audio/room.py``): ERLE in the first second, converged and after double talk, the
+    user's level alone and in double talk, a wrong reference that must not cancel, the start-up
+    guard against the plain canceller, CPU per 20 ms block against the bare AEC3 calls, and the
+    delay the canceller adds. "n/a" without the ``aec`` extra; details in
+    ``benchmarks/bench_echo.py``.
+
 Trying a core change
 ====================
 

@@ -1,13 +1,15 @@
 """A small Tkinter chat window: type a message, watch the reply stream in; hold a button to talk.
 
-    python examples/tk_chat.py [--url ws://...] [--no-audio]
+    python examples/tk_chat.py [--url ws://...] [--no-audio] [--echo-guard aec|half_duplex|none]
 
 Without ``--url`` and without ``OPENAI_API_KEY`` it runs against an in-process local server (no
 key needed), which answers ``You said: ...``. The client is made with ``dispatch="pump"`` and
 :func:`rtsync.tk.attach` delivers its events from Tk's ``after`` timer, so every callback runs on
 the Tk thread and updates the widgets directly. ``client.ask`` blocks, so it runs on a worker
 thread (``pump.run_blocking``) and its result comes back to the Tk thread. The "Hold to talk"
-button appears only when PortAudio has a default microphone and speaker.
+button appears only when PortAudio has a default microphone and speaker. With the ``aec`` extra
+(``pip install 'rtsync[aec]'``) the voice session cancels the speaker's echo (the default), and the
+status line shows the echo reduction while you talk.
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ class ChatWindow:
         replies: the :class:`rtsync.Reply` objects of the messages sent, in order.
     """
 
-    def __init__(self, root: tkinter.Tk, client: RealtimeClient, *, audio: bool = False) -> None:
+    def __init__(self, root: tkinter.Tk, client: RealtimeClient, *, audio: bool = False,
+                 echo_guard: str | None = "auto") -> None:
         self.root = root
         self.client = client
         self.callback_threads: set[int] = set()
@@ -93,7 +96,7 @@ class ChatWindow:
         if audio:
             from rtsync import VoiceSession
 
-            self.voice = VoiceSession(client, mode="push_to_talk").start()
+            self.voice = VoiceSession(client, mode="push_to_talk", echo_guard=echo_guard).start()
         self.entry.focus_set()
 
     # -- widgets --------------------------------------------------------------------------------
@@ -142,7 +145,8 @@ class ChatWindow:
     def _talk_pressed(self, event: Any) -> None:
         if self.voice is not None and self.client.is_open:
             self.voice.start_talking()
-            self.status.configure(text="listening...")
+            echo = self.voice.refresh_stats().echo_reduction_db
+            self.status.configure(text="listening..." if echo is None else f"listening... (echo -{echo:.0f} dB)")
 
     def _talk_released(self, event: Any) -> None:
         if self.voice is not None and self.client.is_open:
@@ -226,6 +230,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--url", help="a Realtime WebSocket endpoint (default: an in-process local server "
                                       "when OPENAI_API_KEY is not set)")
     parser.add_argument("--no-audio", action="store_true", help="no push-to-talk button")
+    parser.add_argument("--echo-guard", choices=["auto", "aec", "half_duplex", "threshold", "none"], default="auto",
+                        help="auto: aec where 'rtsync[aec]' is installed (default)")
     parser.add_argument("--selftest", metavar="MESSAGE", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     with contextlib.ExitStack() as stack:
@@ -239,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
         root = tkinter.Tk()
         try:
             client.connect()
-            app = ChatWindow(root, client, audio=not args.no_audio and audio_available())
+            app = ChatWindow(root, client, audio=not args.no_audio and audio_available(), echo_guard=args.echo_guard)
         except BaseException:
             client.close()
             root.destroy()

@@ -6,7 +6,9 @@ Subcommands:
 * ``chat`` — a text chat that streams replies as they arrive. Without ``OPENAI_API_KEY`` and
   without ``--url`` it starts a local server in-process and says so.
 * ``voice`` — talk through the microphone and speaker (server VAD, barge-in); local server by
-  default, like ``chat``.
+  default, like ``chat``. ``--echo-guard aec`` (the default where ``pip install 'rtsync[aec]'``
+  is installed) cancels the speaker's echo, so open speakers work and the user can still talk
+  over the reply; the status line then shows the echo reduction in dB.
 * ``transcribe [FILE | --mic]``, ``translate --to LANG [FILE | --mic] [--out FILE.wav]`` — live
   captions and speech translation (:mod:`rtsync.cli_sessions`); local server by default.
 * ``devices`` — list the audio devices PortAudio sees.
@@ -244,7 +246,15 @@ def _cmd_voice(args: argparse.Namespace) -> int:
     # everything else is printed above it through status.println.
     tracker = TurnTracker().attach(client)
     voice_ref: list[VoiceSession] = []
-    status = StatusLine(lambda width: render_status(snapshot(voice_ref[0] if voice_ref else None, tracker), width))
+
+    def paint(width: int) -> str:
+        voice = voice_ref[0] if voice_ref else None
+        snap = snapshot(voice, tracker)  # refreshes voice.stats
+        line = render_status(snap, width)
+        echo = _echo_text(voice)  # the last part, shown when it fits
+        return f"{line} | {echo}" if echo and len(line) + 3 + len(echo) <= width - 1 else line
+
+    status = StatusLine(paint)
     say = status.println
     if args.verbose:
         client.on("*", lambda ev: say(_event_line(ev), file=sys.stderr))
@@ -254,6 +264,8 @@ def _cmd_voice(args: argparse.Namespace) -> int:
     try:
         with client, VoiceSession(client, echo_guard=args.echo_guard) as voice:
             voice_ref.append(voice)
+            if voice.echo_guard is None and args.echo_guard == "auto":
+                say("no echo cancellation (pip install 'rtsync[aec]'): use headphones, or --echo-guard half_duplex")
             say("listening (Ctrl-C to stop)")
             status.start()
             deadline = None if args.seconds is None else time.monotonic() + args.seconds
@@ -266,11 +278,17 @@ def _cmd_voice(args: argparse.Namespace) -> int:
             finally:
                 status.stop()
             st = voice.refresh_stats()
-            print(f"underruns {st.underruns}, overruns {st.overruns}, barge-ins {st.interrupts}", flush=True)
+            print(f"underruns {st.underruns}, overruns {st.overruns}, barge-ins {st.interrupts}"
+                  + ("" if st.echo_reduction_db is None else f", echo reduced by {st.echo_reduction_db:.0f} dB"),
+                  flush=True)
     except AudioError as exc:  # a device that is listed but cannot be opened
         status.stop()
         print(f"voice: {_one_line(exc)}", file=sys.stderr)
         return 1
+    except ImportError as exc:  # --echo-guard aec without the extra
+        status.stop()
+        print(f"voice: {exc}", file=sys.stderr)
+        return 2
     except RealtimeError as exc:
         status.stop()
         print(f"voice: {exc}", file=sys.stderr)
@@ -280,6 +298,16 @@ def _cmd_voice(args: argparse.Namespace) -> int:
         if server is not None:
             server.stop()
     return 0
+
+
+def _echo_text(voice: Any) -> str:
+    """``echo -42 dB`` (the canceller's running echo reduction) for the status line, or ``""``."""
+    if voice is None or voice.echo_guard != "aec":
+        return ""
+    st = voice.stats
+    if st.echo_reduction_db is None:
+        return "echo -- dB"
+    return f"echo -{st.echo_reduction_db:.0f} dB" + ("" if st.echo_converged else " (learning)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -316,8 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--url", default=None, help="WebSocket endpoint (default: local server, or OpenAI with a key)")
     v.add_argument("--model", default="gpt-realtime", help="model id (a *-realtime-preview id speaks beta)")
     v.add_argument("--seconds", type=float, default=None, help="stop after this long")
-    v.add_argument("--echo-guard", choices=["half_duplex", "threshold"], default=None,
-                   help="for speakers without echo cancellation")
+    v.add_argument("--echo-guard", choices=["auto", "aec", "half_duplex", "threshold", "none"], default="auto",
+                   help="aec: cancel the speaker's echo (pip install 'rtsync[aec]'; the default where installed); "
+                        "half_duplex: mute the microphone while the assistant speaks; none: send everything")
     v.add_argument("--verbose", "-v", action="store_true", help="print every event on one line (stderr)")
     v.add_argument("--record", default=None, metavar="FILE",
                    help="record every event to FILE (JSON lines; audio as WAV beside it)")

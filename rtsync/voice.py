@@ -12,6 +12,14 @@ Threads:
   ``append_audio`` (never from the PortAudio callback).
 * The client's dispatcher thread decodes audio deltas into the speaker and handles barge-in.
 
+Echo cancellation (``echo_guard="aec"``, the default where ``pip install 'rtsync[aec]'`` is
+installed): the speaker's PortAudio callback copies every block it hands to PortAudio (zeros
+while idle, the fade on barge-in) into a :class:`~rtsync.audio.RingBuffer`; the sender thread
+takes one reference block per microphone block, in lockstep, and sends what
+:class:`~rtsync.audio.EchoCanceller` leaves of the microphone. One canceller per session, never
+reset (a barge-in does not make it relearn the room). Its start-up guard covers the first
+seconds, while AEC3 still lets short bursts of echo through: see :mod:`rtsync.audio.echo`.
+
 Barge-in: on ``input_audio_buffer.speech_started`` (server VAD) or :meth:`VoiceSession.interrupt`
 the speaker goes silent within one block, with a short fade. The response is cancelled only
 where the server does not do it itself (with server VAD and ``interrupt_response`` it does;
@@ -22,7 +30,9 @@ to what was received; nothing is sent when 0 ms were played or the item had fini
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import math
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -34,11 +44,43 @@ from rtsync.errors import ClosedError, RealtimeError
 
 if TYPE_CHECKING:
     from rtsync.audio.devices import Microphone, Speaker
+    from rtsync.audio.echo import EchoCanceller
+    from rtsync.audio.ringbuffer import RingBuffer
     from rtsync.client import RealtimeClient
 
-__all__ = ["VoiceSession", "VoiceStats"]
+__all__ = ["VoiceSession", "VoiceStats", "aec_available", "default_echo_guard"]
 
 RATE = 24000
+
+ECHO_GUARDS = ("aec", "half_duplex", "threshold")
+_no_aec_logged = False
+
+
+def aec_available() -> bool:
+    """Whether echo cancellation can be used: the ``aec`` extra (``livekit``) is installed.
+
+    Checked without importing the library.
+    """
+    try:
+        return importlib.util.find_spec("livekit") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def default_echo_guard() -> str | None:
+    """The ``echo_guard`` of a :class:`VoiceSession` that does not choose one.
+
+    ``"aec"`` where the ``aec`` extra is installed; else None (the microphone is sent as it
+    is), with a one-time log line that names the extra and ``echo_guard="half_duplex"``.
+    """
+    global _no_aec_logged
+    if aec_available():
+        return "aec"
+    if not _no_aec_logged:
+        _no_aec_logged = True
+        logger.warning("rtsync voice: no echo cancellation (pip install 'rtsync[aec]'); on open speakers the "
+                       "assistant may interrupt itself: use headphones or echo_guard='half_duplex'")
+    return None
 
 
 @attrs.define
@@ -54,6 +96,11 @@ class VoiceStats:
         truncations: ``(item_id, audio_end_ms)`` sent with ``conversation.item.truncate``.
         last_barge_in_ms: time from the barge-in trigger to the speaker going silent, last one.
         blocks_sent: microphone blocks sent with ``input_audio_buffer.append``.
+        echo_reduction_db: the echo canceller's running echo reduction (ERLE) in dB, None
+            without a canceller or before the speaker has played.
+        echo_converged: the echo canceller has converged (its start-up guard is off).
+        reference_gaps: samples of reference missing for their microphone block (the speaker
+            fell behind the microphone; replaced by zeros).
     """
 
     underruns: int = 0
@@ -64,6 +111,9 @@ class VoiceStats:
     truncations: list[tuple[str, int]] = attrs.field(factory=list)
     last_barge_in_ms: float | None = None
     blocks_sent: int = 0
+    echo_reduction_db: float | None = None
+    echo_converged: bool = False
+    reference_gaps: int = 0
 
 
 class _ItemPlayback:
@@ -92,9 +142,17 @@ class VoiceSession:
         input_device, output_device: device index or name for the devices opened here.
         block_ms: block size of both devices and of the appends.
         prebuffer_ms: jitter prebuffer of the speaker.
-        echo_guard: for speakers without echo cancellation: ``"half_duplex"`` sends silence
-            instead of the microphone while the assistant speaks; ``"threshold"`` sends only
-            blocks louder than ``barge_in_level_db`` while it speaks; None sends everything.
+        echo_guard: what keeps the assistant's own voice from reaching the server.
+            ``"aec"``: echo cancellation (:class:`~rtsync.audio.EchoCanceller`; needs
+            ``pip install 'rtsync[aec]'``); the user can still talk over the assistant.
+            ``"half_duplex"`` sends silence instead of the microphone while the assistant
+            speaks (no barge-in by voice); ``"threshold"`` sends only blocks louder than
+            ``barge_in_level_db`` while it speaks; None (or ``"none"``) sends everything.
+            The default, ``"auto"``, is ``"aec"`` where the extra is installed and None
+            elsewhere (see :func:`default_echo_guard`).
+        echo_canceller: a canceller to use with ``"aec"`` (one is created when None; giving
+            one makes ``"auto"`` mean ``"aec"``); it must run at 24 kHz. It is not closed with
+            the session.
         barge_in_level_db: the RMS level (dBFS) a block must exceed to pass ``"threshold"``.
         fade_ms: fade-out length on barge-in.
         configure_session: send a ``session.update`` for the mode (turn detection on or off).
@@ -113,15 +171,23 @@ class VoiceSession:
         output_device: int | str | None = None,
         block_ms: int = 20,
         prebuffer_ms: int = 60,
-        echo_guard: str | None = None,
+        echo_guard: str | None = "auto",
+        echo_canceller: EchoCanceller | None = None,
         barge_in_level_db: float = -30.0,
         fade_ms: float = 5.0,
         configure_session: bool = True,
     ) -> None:
         if mode not in ("server_vad", "push_to_talk"):
             raise ValueError(f"mode must be 'server_vad' or 'push_to_talk', got {mode!r}")
-        if echo_guard not in (None, "half_duplex", "threshold"):
-            raise ValueError(f"echo_guard must be None, 'half_duplex' or 'threshold', got {echo_guard!r}")
+        if echo_guard == "auto":
+            echo_guard = "aec" if echo_canceller is not None else default_echo_guard()
+        elif echo_guard == "none":
+            echo_guard = None
+        if echo_guard is not None and echo_guard not in ECHO_GUARDS:
+            raise ValueError("echo_guard must be 'auto', 'aec', 'half_duplex', 'threshold' or None, "
+                             f"got {echo_guard!r}")
+        if echo_guard == "aec" and block_ms % 10:
+            raise ValueError(f"echo_guard='aec' needs block_ms in whole 10 ms, got {block_ms}")
         self.client = client
         self.mode = mode
         self.echo_guard = echo_guard
@@ -150,6 +216,11 @@ class VoiceSession:
         self._registered: list[tuple[str, Any]] = []
         self._lock = threading.Lock()  # guards playback bookkeeping between interrupt() callers
         self._output_format = "pcm16"
+        self._aec_arg = echo_canceller
+        self.echo_canceller: EchoCanceller | None = None
+        self._reference: RingBuffer | None = None  # written by the speaker's PortAudio callback
+        self._ref_resampler: Any = None
+        self._ref_staging: RingBuffer | None = None  # the reference at RATE when the device rate differs
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> VoiceSession:
@@ -158,6 +229,11 @@ class VoiceSession:
 
         if self._running.is_set():
             return self
+        if self.echo_guard == "aec" and self.echo_canceller is None:
+            # Before the devices: a missing extra fails here, with nothing to clean up.
+            from rtsync.audio.echo import EchoCanceller
+
+            self.echo_canceller = self._aec_arg or EchoCanceller(RATE)
         # The microphone first: opening a device object probes every device, and on some
         # setups (the ALSA file plugin) that probe resets an output already open.
         self.microphone = self._mic_arg or Microphone(rate=RATE, block_ms=self.block_ms, device=self._input_device)
@@ -184,6 +260,8 @@ class VoiceSession:
                 self.client.update_session(turn_detection=None)
             else:
                 self.client.update_session(turn_detection={"type": "server_vad"})
+        if self.echo_canceller is not None:
+            self._tap_reference(self.speaker)
         self.speaker.start()
         self.microphone.start()
         self._running.set()
@@ -202,8 +280,13 @@ class VoiceSession:
         self._registered.clear()
         if self.microphone is not None and self._own_mic:
             self.microphone.close()
-        if self.speaker is not None and self._own_speaker:
-            self.speaker.close()
+        if self.speaker is not None:
+            if self._reference is not None:
+                self.speaker.tap(None)
+            if self._own_speaker:
+                self.speaker.close()
+        if self.echo_canceller is not None and self._aec_arg is None:
+            self.echo_canceller.close()
 
     def __enter__(self) -> VoiceSession:
         return self.start()
@@ -232,7 +315,70 @@ class VoiceSession:
             with self._lock:
                 for rec in self._items.values():
                     st.played_ms[rec.item_id] = rec.played(played) * 1000 // RATE
+        aec = self.echo_canceller
+        if aec is not None:
+            erle = aec.erle_db
+            st.echo_reduction_db = None if math.isnan(erle) else round(erle, 1)
+            st.echo_converged = aec.converged
         return st
+
+    # -- echo reference (speaker callback -> ring buffer -> sender thread) ---------------------
+    def _tap_reference(self, speaker: Speaker) -> None:
+        from rtsync.audio.formats import Resampler
+        from rtsync.audio.ringbuffer import RingBuffer
+
+        # Two seconds of reference at the device rate: the sender takes it every block.
+        self._reference = RingBuffer(1 << max(12, (2 * speaker.device_rate - 1).bit_length()))
+        if speaker.device_rate != RATE:
+            self._ref_resampler = Resampler(speaker.device_rate, RATE)
+            self._ref_staging = RingBuffer(1 << 16)
+        speaker.tap(self._reference)
+
+    def _timing_trouble(self) -> int:
+        """A count that grows whenever the speaker or the microphone lost time (sender thread).
+
+        A late speaker callback (a reference gap) is not counted: the device's buffer absorbs
+        it, and the lockstep keeps the reference in step.
+        """
+        sp, mic = self.speaker, self.microphone
+        n = 0
+        if sp is not None:
+            n += sp.output_underflows
+        if mic is not None:
+            n += mic.input_overflows + mic.overruns
+        return n
+
+    def _take_reference(self, out: Any, mic_backlog: int) -> None:
+        """Fill ``out`` with the reference for the microphone block of the same length (sender thread).
+
+        ``mic_backlog``: microphone samples still queued behind this block; their reference
+        must stay in the ring.
+        """
+        import numpy as np
+
+        ring = self._reference
+        assert ring is not None
+        if self._ref_resampler is not None:
+            staging = self._ref_staging
+            assert staging is not None
+            raw = np.empty(ring.read_available, dtype=np.int16)
+            if len(raw):
+                ring.readinto(raw)
+                staging.write(self._ref_resampler.process(raw))
+            ring = staging
+        n = len(out)
+        got = ring.readinto(out)
+        if got < n:
+            # The speaker fell behind the microphone (a late callback, or an output underrun
+            # whose time is never made up): nothing was handed to PortAudio for this period.
+            out[got:] = 0
+            self.stats.reference_gaps += n - got
+        backlog = ring.read_available - mic_backlog - 2 * n
+        if backlog > 0:
+            # The microphone lost time instead (a late callback, dropped blocks): keep the
+            # reference at most two blocks ahead of the microphone, so that it never falls
+            # behind the echo it has to predict.
+            ring.skip(backlog)
 
     # -- microphone path (rtsync-voice-sender) -----------------------------------------------
     def _send_loop(self) -> None:
@@ -241,10 +387,29 @@ class VoiceSession:
         mic = self.microphone
         assert mic is not None
         block_s = self.block_ms / 1000
+        aec = self.echo_canceller
+        ref = np.zeros(RATE * self.block_ms // 1000, dtype=np.int16)
+        first = True
+        last_trouble = 0
         while self._running.is_set():
             block = mic.read_block(timeout=block_s * 5)
             if len(block) == 0:
                 continue
+            if aec is not None:
+                if first and self._reference is not None:
+                    # Lockstep from here: what the speaker handed over before the first
+                    # microphone block cannot be in it (all but one block of it is dropped).
+                    self._reference.skip(max(0, self._reference.read_available - len(ref)))
+                    first = False
+                if len(block) == len(ref):
+                    self._take_reference(ref, mic.available)
+                    trouble = self._timing_trouble()
+                    if trouble != last_trouble:
+                        # A device lost time: the echo's delay has jumped, so the canceller
+                        # relearns it under its guard (it keeps the rest of what it learnt).
+                        last_trouble = trouble
+                        aec.reconverge()
+                    block = aec.process(block, ref)
             if self.mode == "push_to_talk" and not self._talking:
                 continue
             if self.echo_guard is not None and self.assistant_speaking:

@@ -7,6 +7,8 @@ The API, by group:
   (PyAudio is imported only when one of these is first used).
 * Playout: :class:`Playout`, the speaker's playout state machine (prebuffer, underruns,
   fade-out on interrupt, end of stream), pure: no device needed.
+* Echo cancellation: :class:`EchoCanceller` (its library, from ``pip install 'rtsync[aec]'``, is
+  imported only when a canceller is created).
 * Sample types: :func:`pcm16_to_float32`, :func:`float32_to_pcm16` (alias ``float_to_pcm16``).
 * G.711: :func:`ulaw_encode`, :func:`ulaw_decode`, :func:`alaw_encode`, :func:`alaw_decode`.
 * Resampling: :func:`resample`, :class:`Resampler`.
@@ -51,10 +53,12 @@ from rtsync.audio.ringbuffer import RingBuffer
 
 if TYPE_CHECKING:
     from rtsync.audio.devices import DeviceInfo, Microphone, Speaker, list_devices
+    from rtsync.audio.echo import EchoCanceller
 
 __all__ = [
     "FORMAT_RATES",
     "DeviceInfo",
+    "EchoCanceller",
     "Microphone",
     "Playout",
     "Resampler",
@@ -96,8 +100,13 @@ def __getattr__(name: str) -> Any:
         value = getattr(devices, name)
         globals()[name] = value
         return value
+    if name == "EchoCanceller":
+        from rtsync.audio.echo import EchoCanceller  # imports its backend library only when created
+
+        globals()[name] = EchoCanceller
+        return EchoCanceller
     raise AttributeError(f"module 'rtsync.audio' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | _DEVICE_NAMES)
+    return sorted(set(globals()) | _DEVICE_NAMES | {"EchoCanceller"})

@@ -41,7 +41,8 @@ class Speaker(_Stream):
       speaker's :class:`~rtsync.audio.playout.Playout` for the next block
       (:meth:`Playout.fill <rtsync.audio.playout.Playout.fill>`), which copies it from the
       ring buffer into a preallocated array, and returns that same array to PortAudio (no
-      ``bytes`` object per block). It never takes a lock, never allocates sample memory,
+      ``bytes`` object per block); with a :meth:`tap`, it also copies that block into the
+      tap's ring buffer (an echo canceller's reference). It never takes a lock, never allocates sample memory,
       never logs, never touches a socket, never resamples, and never lets an exception
       escape (an exception is counted in :attr:`callback_errors` and the block is silence).
       Requests reach it as messages: an interrupt counter it compares with the last one it
@@ -137,6 +138,10 @@ class Speaker(_Stream):
         self._buf = playout.buffer
         self._result = (self._buf, _PA_CONTINUE)
         self._silence_result = (np.zeros(len(self._buf), dtype=np.int16), _PA_CONTINUE)
+        # The played-audio tap (tap()): views of the two arrays fill() hands out, made once.
+        self._tap_ring: Any = None
+        self._tap_block = self._buf[:n]
+        self._tap_silence = self._silence_result[0][:n]
         self._resampler = Resampler(self._rate, device_rate) if self._resampling else None
         self._reset_resampler = False
         self._output_underflows = 0  # written by the callback
@@ -158,6 +163,12 @@ class Speaker(_Stream):
                 self._callback_errors += 1
                 return (bytes(2 * frame_count), _PA_CONTINUE)
             out = self._playout_fill(frame_count)  # never raises
+            tap = self._tap_ring
+            if tap is not None:
+                if frame_count == self._device_block:
+                    tap.write(self._tap_block if out is self._buf else self._tap_silence)
+                else:
+                    tap.write(out[:frame_count])
             if self._return_array:
                 return self._result if out is self._buf else self._silence_result
             return (out[:frame_count].tobytes(), _PA_CONTINUE)
@@ -255,6 +266,21 @@ class Speaker(_Stream):
         with self._interrupt_lock:
             self._playout.interrupt(fade)
             self._reset_resampler = True
+
+    def tap(self, ring: Any) -> None:
+        """Copy every block handed to PortAudio into ``ring`` as well (None stops it).
+
+        The copy is exactly what is played: silence while idle or prebuffering, the fade-out of
+        an interrupt, at :attr:`device_rate`. An echo canceller uses it as its reference. What
+        does not fit into a full ``ring`` is dropped.
+
+        Args:
+            ring: a :class:`~rtsync.audio.ringbuffer.RingBuffer` of int16 whose single consumer
+                is yours, or None.
+
+        Called on: any thread. The callback writes to ``ring`` (its single producer).
+        """
+        self._tap_ring = ring
 
     def wait_until_drained(self, timeout: float | None = None) -> bool:
         """Play out everything queued, then wait until it has been handed to the device.
