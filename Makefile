@@ -109,7 +109,7 @@ docs: $(STAMP)
 	@echo "API reference: $(DOCS_DIR)/index.html"
 
 # The floors job: a separate virtual environment with exactly the lowest version of every
-# install_requires entry and of the [audio] extra (PyAudio is built from its sdist, hence the
+# install_requires entry and of the [audio] and [aec] extras (PyAudio is built from its sdist, hence the
 # packages step), and the floors of the test runners the suite runs with (pytest,
 # pytest-timeout, hypothesis). The other [dev] tools are not pinned: ruff and mypy judge the code
 # (their findings differ between versions, and `make lint` uses the newest), pdoc and build
@@ -127,7 +127,7 @@ $(FLOORS_STAMP): pyproject.toml setup.cfg setup.py .ci/floors.py
 	$(SUDO) sh tests/audio/vaudio.sh packages
 	rm -rf $(VENV_FLOORS)
 	$(PYTHON) -m venv $(VENV_FLOORS)
-	$(PYTHON) .ci/floors.py audio --also $(FLOORS_DEV) > $(VENV_FLOORS)/floors.txt
+	$(PYTHON) .ci/floors.py audio aec --also $(FLOORS_DEV) > $(VENV_FLOORS)/floors.txt
 	$(VENV_FLOORS)/bin/python -m pip install -q --disable-pip-version-check -r $(VENV_FLOORS)/floors.txt
 	$(VENV_FLOORS)/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
 	$(VENV_FLOORS)/bin/python -m pip check
