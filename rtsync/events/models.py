@@ -61,6 +61,9 @@ class InputAudioTranscription(Model):
     model: str = UNSET
     language: str | None = UNSET
     prompt: str | None = UNSET
+    delay: str | None = UNSET
+    keywords: list[str] | None = UNSET
+    languages: list[str] | None = UNSET
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -78,6 +81,8 @@ class Session(Model):
     """The session configuration (``session.update``) and state (``session.created/updated``).
 
     In ``session.update`` every field is optional and only the fields set are changed.
+    ``voice`` is a built-in name or a custom voice ``{"id": "voice_..."}``; ``reasoning``
+    (``{"effort": ...}``) and ``parallel_tool_calls`` are for reasoning models.
     """
 
     id: str = UNSET
@@ -86,7 +91,7 @@ class Session(Model):
     expires_at: int = UNSET
     modalities: list[str] = UNSET
     instructions: str = UNSET
-    voice: str = UNSET
+    voice: str | dict[str, Any] = UNSET
     input_audio_format: str = UNSET
     output_audio_format: str = UNSET
     input_audio_transcription: InputAudioTranscription | None = obj_field(InputAudioTranscription)
@@ -101,6 +106,8 @@ class Session(Model):
     client_secret: dict[str, Any] | None = UNSET
     include: list[str] | None = UNSET
     prompt: dict[str, Any] | None = UNSET
+    reasoning: dict[str, Any] | None = UNSET
+    parallel_tool_calls: bool = UNSET
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -139,7 +146,12 @@ class ContentPart(Model):
 
 @attrs.define(kw_only=True, repr=False)
 class Item(Model):
-    """A conversation item: a ``message``, a ``function_call`` or a ``function_call_output``."""
+    """A conversation item: a ``message``, a ``function_call`` or a ``function_call_output``.
+
+    In ``response.create``'s ``input`` an item may also be ``Item(type="item_reference", id=...)``.
+    The assistant messages of reasoning models carry ``phase``: ``"commentary"`` for a preamble,
+    ``"final_answer"`` for the answer.
+    """
 
     id: str = UNSET
     object: str = UNSET
@@ -151,6 +163,7 @@ class Item(Model):
     name: str = UNSET
     arguments: str = UNSET
     output: str = UNSET
+    phase: str = UNSET
 
     @classmethod
     def user_text(cls, text: str, **kw: Any) -> Item:
@@ -261,7 +274,7 @@ class ResponseCreateParams(Model):
 
     modalities: list[str] = UNSET
     instructions: str = UNSET
-    voice: str = UNSET
+    voice: str | dict[str, Any] = UNSET
     output_audio_format: str = UNSET
     tools: list[Tool] = list_field(Tool)
     tool_choice: str | dict[str, Any] = UNSET
@@ -270,6 +283,8 @@ class ResponseCreateParams(Model):
     conversation: str = UNSET
     metadata: dict[str, Any] | None = UNSET
     input: list[Item] = list_field(Item)
+    reasoning: dict[str, Any] | None = UNSET
+    parallel_tool_calls: bool = UNSET
 
 
 @attrs.define(kw_only=True, repr=False)
