@@ -38,12 +38,6 @@ def test_auto_choice(model: str | None, url: str, expected: str) -> None:
     assert choose_dialect(model, url) == expected
 
 
-def test_the_default_model_is_the_newest_and_speaks_ga() -> None:
-    assert DEFAULT_MODEL == "gpt-realtime-2.1"
-    client = RealtimeClient(api_key="sk-test")
-    assert client.model == DEFAULT_MODEL and client.dialect == "ga"
-    assert "model=gpt-realtime-2.1" in client.url
-
 
 @pytest.mark.parametrize(("server_dialect", "client_dialect"),
                          [("beta", "auto"), ("ga", "auto"), ("beta", "beta"), ("ga", "ga")])

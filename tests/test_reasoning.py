@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from rtsync import RealtimeClient, ReplyMessage
+from rtsync.client import DEFAULT_MODEL, DEFAULT_URL, choose_dialect
 from rtsync.events.dialect import DroppedFieldWarning, reset_drop_warnings
 from tests.helpers import ROOT
 from tests.peer import ScriptedPeer
@@ -51,6 +52,8 @@ GA_SERVER = TypeAdapter(ga_types.RealtimeServerEvent)
 BETA_CLIENT = TypeAdapter(beta_types.RealtimeClientEvent)
 BETA_SERVER = TypeAdapter(beta_types.RealtimeServerEvent)
 
+#: The clients here keep their real default model (tests/conftest.py).
+USES_DEFAULT_MODEL = True
 DIALECTS = ("ga", "beta")
 
 
@@ -86,6 +89,14 @@ def sent(peer: ScriptedPeer, kind: str, n: int = 1) -> list[dict[str, Any]]:
         if len(found) >= n:
             return found
     raise AssertionError(f"the client sent fewer than {n} {kind}")
+
+
+def test_the_default_model_is_the_newest_and_speaks_ga() -> None:
+    assert DEFAULT_MODEL == "gpt-realtime-2.1"
+    client = RealtimeClient(api_key="sk-test")
+    assert client.model == DEFAULT_MODEL and client.dialect == "ga"
+    assert "model=gpt-realtime-2.1" in client.url
+    assert choose_dialect(DEFAULT_MODEL, DEFAULT_URL) == "ga"
 
 
 # -- the knobs on the wire -----------------------------------------------------------------------

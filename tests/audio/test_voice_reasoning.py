@@ -26,6 +26,8 @@ from tests.reasoning_script import (
     two_message_response,
 )
 
+#: The clients here keep their real default model (tests/conftest.py).
+USES_DEFAULT_MODEL = True
 RATE = 24000
 BLOCK = 480
 PREAMBLE = tone(0.6, 440.0, 6000)
