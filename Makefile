@@ -4,6 +4,10 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
+# Two install stamps: the package with its install_requires (demo, chat), then the development
+# extras on top (test, lint, ...). `make demo` then `make test` adds the extras; `make test` then
+# `make demo` installs nothing more.
+BASE_STAMP := $(VENV)/.installed-base
 STAMP  := $(VENV)/.installed-dev
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -15,18 +19,24 @@ help:
 	@echo "make test-fast - the suite without wheel builds, soak, Tk, real-time audio and slow tests (under a minute)"
 	@echo "make lint      - ruff and mypy (settings in pyproject.toml)"
 	@echo "make chat      - an interactive text chat with the local server"
-	@echo "make fuzz      - property tests of the parser, dispatcher and reader (10,000 examples each)"
+	@echo "make fuzz      - property tests of the frame parser, codec, dispatcher and reader (10,000 examples each)"
 	@echo "make soak      - 60 simulated minutes of audio both ways; memory and threads must stay flat"
 	@echo "make stress    - the thread-safety tests with many more operations per thread"
 	@echo "make docs      - the API reference from the docstrings (pdoc) into docs/api"
+	@echo "make test-floors - the fast tests with the lowest version of every declared dependency"
+	@echo "make test-py313  - the fast tests under Debian 13's Python 3.13 (a debootstrap chroot)"
 
-# Debian packages: installed only where missing.
+# Debian packages: installed only where missing. The demo needs only python3-venv (SYSDEPS=base);
+# the tests add tmux, Xvfb and Tk.
+SYSDEPS ?= all
 sysdeps:
 	@missing=""; \
 	if ! $(PYTHON) -c "import venv, ensurepip" >/dev/null 2>&1; then missing="$$missing python3-venv"; fi; \
-	if ! command -v tmux >/dev/null 2>&1; then missing="$$missing tmux"; fi; \
-	if ! command -v Xvfb >/dev/null 2>&1; then missing="$$missing xvfb"; fi; \
-	if ! $(PYTHON) -c "import tkinter" >/dev/null 2>&1; then missing="$$missing python3-tk"; fi; \
+	if [ "$(SYSDEPS)" != base ]; then \
+	  if ! command -v tmux >/dev/null 2>&1; then missing="$$missing tmux"; fi; \
+	  if ! command -v Xvfb >/dev/null 2>&1; then missing="$$missing xvfb"; fi; \
+	  if ! $(PYTHON) -c "import tkinter" >/dev/null 2>&1; then missing="$$missing python3-tk"; fi; \
+	fi; \
 	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing Debian packages:$$missing"; \
@@ -34,20 +44,24 @@ sysdeps:
 	  else echo "please install:$$missing" >&2; exit 1; fi; \
 	fi
 
-$(STAMP): pyproject.toml setup.cfg setup.py
+$(BASE_STAMP): pyproject.toml setup.cfg setup.py
+	@$(MAKE) --no-print-directory sysdeps SYSDEPS=base
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e .
+	@touch $(BASE_STAMP)
+
+$(STAMP): $(BASE_STAMP)
 	@$(MAKE) --no-print-directory sysdeps
 	$(SUDO) sh tests/audio/vaudio.sh packages
-	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,audio]'
 	@touch $(STAMP)
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+demo: $(BASE_STAMP)
 	$(PY) examples/demo.py
 
-chat: $(STAMP)
+chat: $(BASE_STAMP)
 	$(PY) -m rtsync chat
 
 # The virtual sound device (PulseAudio clock + ALSA file plugin) for the audio tests.
@@ -55,6 +69,7 @@ VAUDIO_DIR ?= /tmp/rtsync-vaudio
 
 test: $(STAMP)
 	-VAUDIO_DIR=$(VAUDIO_DIR) sh tests/audio/vaudio.sh
+	-if command -v npm >/dev/null 2>&1; then cd tests/judges && npm ci --no-audit --no-fund --loglevel=error; fi
 	ALSA_CONFIG_PATH=$${ALSA_CONFIG_PATH:-$(VAUDIO_DIR)/asound.conf} $(PY) -m pytest
 
 # The markers are applied in tests/conftest.py and described in pyproject.toml.
@@ -71,7 +86,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks $(BENCH_ARGS)
 
 fuzz: $(STAMP)
-	RTSYNC_FUZZ_EXAMPLES=$${RTSYNC_FUZZ_EXAMPLES:-10000} $(PY) -m pytest -q --timeout=3600 tests/test_fuzz.py
+	RTSYNC_FUZZ_EXAMPLES=$${RTSYNC_FUZZ_EXAMPLES:-10000} $(PY) -m pytest -q --timeout=3600 tests/test_fuzz.py tests/test_frames.py
 
 soak: $(STAMP)
 	RTSYNC_SOAK_MINUTES=$${RTSYNC_SOAK_MINUTES:-60} $(PY) -m pytest -q --timeout=3600 tests/test_soak.py
@@ -92,5 +107,45 @@ docs: $(STAMP)
 	pdoc.pdoc(*mods, output_directory=pathlib.Path("$(DOCS_DIR)"))'
 	@echo "API reference: $(DOCS_DIR)/index.html"
 
+# The floors job: a separate virtual environment with exactly the lowest version of every
+# install_requires entry and of the [audio] extra (PyAudio is built from its sdist, hence the
+# packages step), and the floors of the test runners the suite runs with (pytest,
+# pytest-timeout, hypothesis). The other [dev] tools are not pinned: ruff and mypy judge the code
+# (their findings differ between versions, and `make lint` uses the newest), pdoc and build
+# make artifacts, and the openai SDK only feeds a test that skips without its GA types; none
+# of them is imported by rtsync or by the fast tests run here. rtsync goes in with --no-deps, so
+# nothing newer slips in; `pip check` then confirms the pins satisfy what setup.cfg declares.
+# The floors hold for the Python this runs on (python3, 3.11 on Debian 12): numpy 1.24 has no
+# wheel for 3.12 and later.
+VENV_FLOORS  ?= .venv-floors
+FLOORS_STAMP := $(VENV_FLOORS)/.installed-floors
+FLOORS_DEV   := pytest pytest-timeout hypothesis
+
+$(FLOORS_STAMP): pyproject.toml setup.cfg setup.py .ci/floors.py
+	@$(MAKE) --no-print-directory sysdeps SYSDEPS=base
+	$(SUDO) sh tests/audio/vaudio.sh packages
+	rm -rf $(VENV_FLOORS)
+	$(PYTHON) -m venv $(VENV_FLOORS)
+	$(PYTHON) .ci/floors.py audio --also $(FLOORS_DEV) > $(VENV_FLOORS)/floors.txt
+	$(VENV_FLOORS)/bin/python -m pip install -q --disable-pip-version-check -r $(VENV_FLOORS)/floors.txt
+	$(VENV_FLOORS)/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	$(VENV_FLOORS)/bin/python -m pip check
+	@touch $(FLOORS_STAMP)
+
+.PHONY: test-floors test-py313
+test-floors: $(FLOORS_STAMP)
+	@echo "floors:" $$(cat $(VENV_FLOORS)/floors.txt)
+	$(VENV_FLOORS)/bin/python -m pytest -m "$(FAST_MARKERS)"
+
+# Python 3.13 beside 3.11: the fast tests (FAST_MARKERS) under Debian 13's python3.13, in a
+# debootstrap chroot (built on first use, reused after; root only), with the [dev] and [audio]
+# extras from PyPI in a venv inside it. Not in .ci/run: building the chroot takes minutes. ruff
+# and mypy keep targeting 3.10 (`make lint`), so the syntax stays valid on the oldest Python
+# python_requires allows.
+PY313_CHROOT ?= $(abspath ../chroots/trixie)
+
+test-py313:
+	sh .ci/py313.sh $(PY313_CHROOT) -m "$(FAST_MARKERS)"
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(VENV_FLOORS) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache

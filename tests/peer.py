@@ -8,6 +8,7 @@ fragmented, masked, ...), can stop reading (TCP backpressure), and records the c
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import queue
@@ -98,6 +99,10 @@ class ScriptedPeer:
                 ws.close(arg[0], arg[1])
                 return
             if kind == "drop":
+                # shutdown() first: a bare close() does not send the FIN while the library's
+                # reader thread is blocked in recv() on the socket (websockets 13 to 16).
+                with contextlib.suppress(OSError):
+                    ws.socket.shutdown(socket.SHUT_RDWR)
                 ws.socket.close()
                 return
             if isinstance(arg, dict):

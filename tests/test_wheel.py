@@ -1,5 +1,6 @@
-"""The distribution as a user gets it: build the sdist and the wheel, install the wheel without
-extras into a fresh virtual environment, and run a text turn against the local server there.
+"""The distribution as a user gets it: build the sdist and the wheel, install each without extras
+into its own fresh virtual environment, and run rtsync there (a text turn against the local
+server from the wheel; the CLI from both).
 
 The build runs in a copy of the sources (nothing is written into the checkout); the wheel is
 built from the sdist, so a file missing from the sdist breaks the wheel too. Installing needs
@@ -47,18 +48,27 @@ def _run(args: list[str], cwd: Path, timeout: float = 300) -> subprocess.Complet
 
 
 class Dist:
-    """The built artifacts and the virtual environment the wheel was installed into."""
+    """The built artifacts and the virtual environments the wheel and the sdist were installed into."""
 
-    def __init__(self, sdist: Path, wheel: Path, python: Path, workdir: Path) -> None:
+    def __init__(self, sdist: Path, wheel: Path, python: Path, sdist_python: Path, workdir: Path) -> None:
         self.sdist = sdist
         self.wheel = wheel
         self.python = python
+        self.sdist_python = sdist_python
         self.workdir = workdir
+
+
+def _fresh_venv(path: Path, artifact: Path) -> Path:
+    """A new virtual environment (no system site packages) with ``artifact`` installed; its python."""
+    _run([sys.executable, "-m", "venv", "--clear", str(path)], cwd=path.parent)
+    python = path / "bin" / "python"
+    _run([str(python), "-m", "pip", "install", "-q", str(artifact)], cwd=path.parent)
+    return python
 
 
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dist]:
-    """Build sdist + wheel from a copy of the sources, and install the wheel in a fresh venv."""
+    """Build sdist + wheel from a copy of the sources, and install each in a fresh venv."""
     base = tmp_path_factory.mktemp("wheel")
     src = base / "src"
     shutil.copytree(ROOT, src, ignore=_IGNORE, symlinks=True)
@@ -69,13 +79,11 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dist]:
     wheels = sorted(out.glob("rtsync-*-py3-none-any.whl"))
     assert len(sdists) == 1 and len(wheels) == 1, sorted(p.name for p in out.iterdir())
 
-    env_dir = base / "venv"
-    _run([sys.executable, "-m", "venv", "--clear", str(env_dir)], cwd=base)  # no system site packages
-    python = env_dir / "bin" / "python"
-    _run([str(python), "-m", "pip", "install", "-q", str(wheels[0])], cwd=base)
+    python = _fresh_venv(base / "venv", wheels[0])
+    sdist_python = _fresh_venv(base / "venv-sdist", sdists[0])  # pip builds the sdist itself
     work = base / "elsewhere"  # not the checkout: ``import rtsync`` must find the installed copy
     work.mkdir()
-    yield Dist(sdists[0], wheels[0], python, work)
+    yield Dist(sdists[0], wheels[0], python, sdist_python, work)
 
 
 def test_wheel_holds_the_package_the_marker_and_the_metadata(dist: Dist) -> None:
@@ -143,3 +151,16 @@ def test_installed_console_script_and_typed_marker(dist: Dist) -> None:
     proc = _run([str(dist.python), "-c", "import pathlib, rtsync; "
                  "print((pathlib.Path(rtsync.__file__).parent / 'py.typed').exists())"], cwd=dist.workdir)
     assert proc.stdout.strip() == "True"
+
+
+@pytest.mark.parametrize("kind", ["wheel", "sdist"])
+def test_each_installed_artifact_imports_and_runs_the_cli(dist: Dist, kind: str) -> None:
+    python = dist.python if kind == "wheel" else dist.sdist_python
+    proc = _run([str(python), "-c", "import rtsync; print(rtsync.__version__); print(rtsync.__file__)"],
+                cwd=dist.workdir)
+    version, file = proc.stdout.split()
+    assert version == rtsync.__version__
+    assert Path(file).is_relative_to(python.parents[1]), file  # that venv's copy, not the checkout
+    proc = _run([str(python), "-m", "rtsync", "--help"], cwd=dist.workdir, timeout=60)
+    for command in ("serve", "chat", "voice", "devices", "inspect"):
+        assert command in proc.stdout, command

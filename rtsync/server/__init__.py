@@ -30,9 +30,9 @@ Dialects
     ``output_text``/``output_audio`` item content. Beta-shaped client events on a GA connection
     get the errors the GA service sends (:mod:`rtsync.server.ga_checks`: ``session.update``
     without ``session.type``,
-    ``Unknown parameter: 'session.modalities'``...); GA-only session settings
-    (``truncation``, ``reasoning``, ``parallel_tool_calls``, ``prompt``) are accepted, not
-    emulated, and not echoed.
+    ``Unknown parameter: 'session.modalities'``...); errors of the shared checks name the GA
+    place of a field (``session.audio.output.voice``). The GA-only session settings
+    ``truncation`` and ``prompt`` are accepted and echoed, not emulated.
 
     * ``"auto"`` (default): the ``OpenAI-Beta: realtime=v1`` header (or the
       ``openai-beta.realtime-v1`` subprotocol) gives beta; without it, a ``?model=`` that is not
@@ -55,13 +55,30 @@ The scripted model
       committed audio, one decimal; spoken when audio is among the modalities); with input
       transcription
       enabled its transcript completes as ``[speech N.N s]`` (there is no speech recogniser);
-    * with no user message at all, the reply is ``How can I help you?``.
+    * with no user message at all, the reply is ``How can I help you?``;
+    * a reasoning model (``?model=gpt-realtime-2``, ``gpt-realtime-2.1``, any
+      ``gpt-realtime-2*``) answers with two message items in one response, as the service's
+      reasoning models do: the preamble ``Let me think.`` with ``phase: "commentary"``, then the
+      answer above with ``phase: "final_answer"``, each with its own ``output_index``, content
+      part and text/audio/transcript deltas (both are spoken when audio is among the
+      modalities). Tool calls stay as they are, without a preamble; other models answer with
+      one item and no ``phase``.
 
     See :mod:`rtsync.server.model` for the exact rules.
 
+Options of today's service
+    Both dialects accept, check and echo ``reasoning`` (``{"effort": "minimal"|"low"|"medium"|
+    "high"|"xhigh"}``) and ``parallel_tool_calls`` (a boolean) on the session and on
+    ``response.create``, custom voices ``{"id": "voice_..."}`` (a response object names a
+    custom voice by its id, since its ``voice`` is a string), noise reduction ``strength``
+    (0 to 1; an update without it keeps the one in effect) and transcription ``delay``
+    (``minimal``...``xhigh``), ``keywords`` and ``languages``. ``response.create``'s ``input``
+    may hold ``{"type": "item_reference", "id": ...}`` entries, resolved to those conversation
+    items (an unknown id is an ``invalid_value`` error). None of them changes the words.
+
 Differences from the real service
-    * Instructions, temperature and voice are echoed where the protocol shows them but never
-      change the words.
+    * Instructions, temperature, voice and reasoning effort are echoed where the protocol shows
+      them but never change the words.
     * Server VAD (``turn_detection.type == "server_vad"``, on by default) is an energy detector
       over 10 ms frames of the decoded input (pcm16 24 kHz or G.711 8 kHz), fed incrementally by
       each append. A frame is speech when its RMS level (DC offset removed) exceeds
@@ -98,8 +115,10 @@ Differences from the real service
       in characters) falls before the point.
     * Input transcription, when ``input_audio_transcription`` is set, runs on its own thread after
       each commit: one ``conversation.item.input_audio_transcription.delta`` and a ``.completed``
-      with the transcript ``[speech N.N s]``. They come after the item's
-      ``conversation.item.created`` and may interleave with the response events.
+      with the transcript ``[speech N.N s]`` and a ``usage``: ``{"type": "duration", "seconds"}``
+      for ``whisper-1``, else ``{"type": "tokens", ...}`` (ten audio tokens per second in, the
+      transcript's text tokens out). They come after the item's ``conversation.item.created``
+      and may interleave with the response events.
     * Token counts in ``usage`` and ``rate_limits.updated`` are estimates (about four characters
       per text token, ten tokens per second of audio); nothing is ever rate limited.
     * ``transcription_session.update`` and ``output_audio_buffer.clear`` are rejected with an

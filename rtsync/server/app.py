@@ -41,6 +41,7 @@ transcription (``rtsync-server-transcribe-N``).
 from __future__ import annotations
 
 import hmac
+import inspect
 import itertools
 import json
 import logging
@@ -207,6 +208,7 @@ class LocalServer:
         self._accept_thread: threading.Thread | None = None
         self._threads: list[threading.Thread] = []
         self._connections: set[ServerConnection] = set()
+        self._sockets: set[socket.socket] = set()  # every accepted socket whose handler still runs
         self._counter = itertools.count(1)
 
     def __repr__(self) -> str:
@@ -267,7 +269,13 @@ class LocalServer:
 
             def named_handler(sock: socket.socket, addr: Any) -> None:
                 self._adopt(threading.current_thread(), "conn")
-                accept_connection(sock, addr)
+                with self._lock:
+                    self._sockets.add(sock)
+                try:
+                    accept_connection(sock, addr)
+                finally:
+                    with self._lock:
+                        self._sockets.discard(sock)
 
             server.handler = named_handler
             self._server = server
@@ -329,7 +337,14 @@ class LocalServer:
             closer.start()
         for closer in closers:
             closer.join()
-        server.shutdown(code=1001, reason="server shutting down")
+        # A socket still here is in its opening handshake (or one arrived meanwhile): end it, or
+        # its handler would wait for the handshake timeout (10 s), and websockets 17's shutdown()
+        # with it.
+        with self._lock:
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shutdown_socket(sock)
+        _shutdown_server(server)
         if self._accept_thread is not None:
             self._accept_thread.join()
         deadline = time.monotonic() + _THREAD_JOIN_TIMEOUT
@@ -465,6 +480,30 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+def _shutdown_server(server: Server) -> None:
+    """Stop listening, with the ``Server.shutdown()`` of any supported websockets version.
+
+    websockets 17 and later also close the connections still open (code and reason as given)
+    and wait for their handlers; 13 to 16 only close the listening socket and take no argument.
+    Either way :meth:`LocalServer._shutdown` has already closed the connections it knows and
+    joins every server thread afterwards.
+    """
+    if _SHUTDOWN_TAKES_CLOSE_CODE:
+        server.shutdown(code=1001, reason="server shutting down")
+    else:
+        server.shutdown()
+
+
+_SHUTDOWN_TAKES_CLOSE_CODE = "code" in inspect.signature(Server.shutdown).parameters
+
+
+def _shutdown_socket(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:  # already closed, or the peer is gone
+        pass
+
+
 def _close_quietly(connection: ServerConnection) -> None:
     try:
         connection.close(1001, "server shutting down")
@@ -484,8 +523,7 @@ def serve(host: str = "127.0.0.1", port: int = 8765, **opts: Any) -> None:
         **opts: further :class:`LocalServer` options (``api_key``, ``text_delay``, ...).
     """
     server = LocalServer(host, port, **opts).start()
-    print(f"rtsync local Realtime server listening on {server.url}  (Ctrl-C to stop)", flush=True)
-    run_until_interrupted(server)
+    run_until_interrupted(server, f"rtsync local Realtime server listening on {server.url}  (Ctrl-C to stop)")
 
 
 def _refuse(connection: ServerConnection, message: str, code: str) -> None:
@@ -497,17 +535,24 @@ def _refuse(connection: ServerConnection, message: str, code: str) -> None:
         pass
 
 
-def run_until_interrupted(server: LocalServer) -> None:
+def run_until_interrupted(server: LocalServer, announce: str | None = None) -> None:
     """Block until Ctrl-C (``KeyboardInterrupt``) or SIGTERM, then stop ``server`` (a started server).
 
     SIGTERM (``kill``, a service manager) gets the same clean stop as Ctrl-C when this runs on
     the main thread; the previous SIGTERM handler is restored afterwards.
+
+    Args:
+        server: the started server to stop.
+        announce: a line to print once both signals are handled, so that whoever reads it (a
+            user, a script waiting for the URL) may stop the server from then on.
     """
     stop = threading.Event()
     previous: Any = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     try:
+        if announce is not None:
+            print(announce, flush=True)
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:

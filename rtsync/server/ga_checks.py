@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["check_ga_client_event"]
+__all__ = ["check_ga_client_event", "ga_param"]
 
 Json = dict[str, Any]
 
@@ -113,3 +113,30 @@ def check_ga_client_event(event: Json) -> Json | None:
                         f"item.content[{i}].type",
                     )
     return None
+
+
+#: Where a beta session or response field lives in the GA shape, for the ``param`` of errors.
+_GA_PLACES = {
+    "session.modalities": "session.output_modalities",
+    "session.max_response_output_tokens": "session.max_output_tokens",
+    "session.voice": "session.audio.output.voice",
+    "session.speed": "session.audio.output.speed",
+    "session.output_audio_format": "session.audio.output.format",
+    "session.input_audio_format": "session.audio.input.format",
+    "session.input_audio_transcription": "session.audio.input.transcription",
+    "session.input_audio_noise_reduction": "session.audio.input.noise_reduction",
+    "session.turn_detection": "session.audio.input.turn_detection",
+    "response.modalities": "response.output_modalities",
+    "response.max_response_output_tokens": "response.max_output_tokens",
+    "response.voice": "response.audio.output.voice",
+    "response.output_audio_format": "response.audio.output.format",
+}
+
+
+def ga_param(param: str) -> str:
+    """The GA path of an error's ``param`` given in beta names (``session.voice.id`` ->
+    ``session.audio.output.voice.id``); other paths come back as they are."""
+    for beta, ga in _GA_PLACES.items():
+        if param == beta or param.startswith((beta + ".", beta + "[")):
+            return ga + param[len(beta):]
+    return param

@@ -17,18 +17,44 @@ from collections.abc import Callable
 from typing import Any
 
 from rtsync.audio.formats import FORMAT_RATES, bytes_per_ms, decode_audio
+from rtsync.server import model as fake_model
 from rtsync.server.responses import Responses
 from rtsync.server.store import ItemInfo, ItemStore, input_audio_seconds
 from rtsync.server.vad import EnergyVad
 from rtsync.server.validation import ClientError, check_audio_append
 from rtsync.server.wire import Emit, Gone, new_id
 
-__all__ = ["InputAudio"]
+__all__ = ["InputAudio", "transcription_usage"]
 
 logger = logging.getLogger("rtsync.server")
 
 _MIN_COMMIT_MS = 100.0
 _MAX_IDLE_BUFFER_MS = 60_000.0  # with server VAD on and nobody speaking, older audio is dropped
+
+
+def transcription_usage(model: str, seconds: float, transcript: str) -> dict[str, Any]:
+    """The ``usage`` of a transcription ``completed`` event, billed as the service bills ``model``.
+
+    ``whisper-1`` is billed by duration (``{"type": "duration", "seconds"}``), the other
+    transcription models by tokens (``{"type": "tokens", "input_tokens", "output_tokens",
+    "total_tokens", "input_token_details"}``, estimated like a response's).
+
+    Args:
+        model: the transcription model of the session.
+        seconds: the duration of the transcribed audio.
+        transcript: the transcript.
+    """
+    if model == "whisper-1":
+        return {"type": "duration", "seconds": round(seconds, 3)}
+    audio_in = fake_model.audio_tokens(seconds)
+    text_out = fake_model.text_tokens(transcript)
+    return {
+        "type": "tokens",
+        "input_tokens": audio_in,
+        "output_tokens": text_out,
+        "total_tokens": audio_in + text_out,
+        "input_token_details": {"text_tokens": 0, "audio_tokens": audio_in},
+    }
 
 
 class InputAudio:
@@ -205,9 +231,10 @@ class InputAudio:
         previous = self._store.insert(item, None, info)
         self._emit("conversation.item.created", previous_item_id=previous, item=item)
         if self._settings.get("input_audio_transcription"):
+            model = str(self._settings["input_audio_transcription"].get("model") or "")
             helper = threading.Thread(
                 target=self._transcribe,
-                args=(item_id, part, seconds),
+                args=(item_id, part, seconds, model),
                 name=f"rtsync-server-transcribe-{len(self._helpers) + 1}",
                 daemon=True,
             )
@@ -217,17 +244,21 @@ class InputAudio:
                 self._on_thread(helper)
             helper.start()
 
-    def _transcribe(self, item_id: str, part: dict[str, Any], seconds: float) -> None:
+    def _transcribe(self, item_id: str, part: dict[str, Any], seconds: float, model: str) -> None:
         """Input transcription (runs on its own thread, like the real service's ASR pass)."""
         transcript = f"[speech {seconds:.1f} s]"
         envelope = {"item_id": item_id, "content_index": 0}
+        usage = transcription_usage(model, seconds, transcript)
         try:
             with self._lock:
                 self._emit("conversation.item.input_audio_transcription.delta", **envelope, delta=transcript)
             with self._lock:
                 part["transcript"] = transcript
                 self._emit(
-                    "conversation.item.input_audio_transcription.completed", **envelope, transcript=transcript
+                    "conversation.item.input_audio_transcription.completed",
+                    **envelope,
+                    transcript=transcript,
+                    usage=usage,
                 )
         except Gone:
             pass

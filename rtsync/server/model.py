@@ -19,6 +19,9 @@ conversation, or the ``input`` list of ``response.create``):
 * Audio: a user audio message gets ``I heard N.N seconds of speech.`` where ``N.N`` is the
   duration of its audio (one decimal).
 * Nothing to answer (no user message): ``How can I help you?``.
+* Reasoning models (:func:`is_reasoning_model`: ``gpt-realtime-2`` and its family) answer with
+  two messages in one response: the preamble ``Let me think.`` (``phase: "commentary"``), then
+  the answer (``phase: "final_answer"``). Tool calls stay as they are, without a preamble.
 
 Instructions, temperature and voice never change the words. Text streams as one delta per word
 (the separating whitespace is attached to the front of the following word, so the deltas
@@ -38,6 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "PREAMBLE",
     "Message",
     "Output",
     "ToolCall",
@@ -45,6 +49,7 @@ __all__ = [
     "cap_chunks",
     "context_tokens",
     "first_json_object",
+    "is_reasoning_model",
     "plan_reply",
     "split_arguments",
     "split_words",
@@ -52,6 +57,9 @@ __all__ = [
 ]
 
 NOTHING_TO_ANSWER = "How can I help you?"
+
+#: What a reasoning model says before its answer (a ``phase: "commentary"`` message).
+PREAMBLE = "Let me think."
 
 _WORD = re.compile(r"\s*\S+")
 _ARG_TOKEN = re.compile(r"[A-Za-z0-9_]+|\s+|[^A-Za-z0-9_\s]+")
@@ -63,9 +71,12 @@ class Message:
 
     Attributes:
         text: the full text of the message.
+        phase: ``"commentary"`` (a preamble) or ``"final_answer"`` for the messages of a
+            reasoning model, else ``None`` (the item has no ``phase``).
     """
 
     text: str
+    phase: str | None = None
 
 
 @dataclass(frozen=True)
@@ -243,12 +254,18 @@ def _named_tools(text: str, names: Sequence[str]) -> list[str]:
     return [name for _, name in sorted(found)]
 
 
+def is_reasoning_model(model: str) -> bool:
+    """Whether ``model`` is a reasoning model (``gpt-realtime-2``, ``gpt-realtime-2.1``, ...)."""
+    return model.startswith("gpt-realtime-2")
+
+
 def plan_reply(
     items: Sequence[Mapping[str, Any]],
     *,
     tools: Sequence[Mapping[str, Any]] = (),
     tool_choice: Any = "auto",
     audio_seconds: Mapping[str, float] | None = None,
+    reasoning: bool = False,
 ) -> list[Output]:
     """Decide what the model answers to a conversation context.
 
@@ -257,11 +274,25 @@ def plan_reply(
         tools: the tools in effect for the response.
         tool_choice: ``"auto"``, ``"none"``, ``"required"`` or a specific function.
         audio_seconds: audio duration per item id, for user audio messages.
+        reasoning: answer as a reasoning model: a :data:`PREAMBLE` message with phase
+            ``"commentary"`` before the answer, whose phase is ``"final_answer"``.
 
     Returns:
-        The outputs of the response, in order: one :class:`Message`, or one or more
-        :class:`ToolCall`.
+        The outputs of the response, in order: one :class:`Message` (two for a reasoning
+        model), or one or more :class:`ToolCall`.
     """
+    outputs = _plan(items, tools, tool_choice, audio_seconds)
+    if reasoning and len(outputs) == 1 and isinstance(outputs[0], Message):
+        return [Message(PREAMBLE, "commentary"), Message(outputs[0].text, "final_answer")]
+    return outputs
+
+
+def _plan(
+    items: Sequence[Mapping[str, Any]],
+    tools: Sequence[Mapping[str, Any]],
+    tool_choice: Any,
+    audio_seconds: Mapping[str, float] | None,
+) -> list[Output]:
     audio_seconds = audio_seconds or {}
     last_user = -1
     for index, item in enumerate(items):

@@ -382,6 +382,5 @@ def serve_replay(
     server.start()
     rec = server.recording
     pace = "as fast as possible" if server.speed is None else f"speed {server.speed:g}"
-    print(f"rtsync replay of {rec.path.name} ({len(rec)} events, {rec.duration:.1f} s, {pace}) "
-          f"listening on {server.url}  (Ctrl-C to stop)", flush=True)
-    run_until_interrupted(server)
+    run_until_interrupted(server, f"rtsync replay of {rec.path.name} ({len(rec)} events, {rec.duration:.1f} s, "
+                                  f"{pace}) listening on {server.url}  (Ctrl-C to stop)")

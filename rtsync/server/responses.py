@@ -136,7 +136,11 @@ class Responses:
             else:
                 context = self._resolve_input(raw_input, audio_seconds)
             outputs = fake_model.plan_reply(
-                context, tools=tools, tool_choice=tool_choice, audio_seconds=audio_seconds
+                context,
+                tools=tools,
+                tool_choice=tool_choice,
+                audio_seconds=audio_seconds,
+                reasoning=fake_model.is_reasoning_model(str(session["model"])),
             )
             text_in, audio_in = fake_model.context_tokens(context, audio_seconds)
             text_in += fake_model.text_tokens(instructions)
@@ -149,7 +153,8 @@ class Responses:
                 "output": [],
                 "conversation_id": self._store.id if in_conversation else None,
                 "modalities": modalities,
-                "voice": voice,
+                # The response object's voice is a string: a custom voice is named by its id.
+                "voice": voice["id"] if isinstance(voice, dict) else voice,
                 "output_audio_format": out_format,
                 "temperature": temperature,
                 "max_output_tokens": cap_value,

@@ -41,7 +41,7 @@ from typing import Any
 
 from rtsync.events import dialect
 from rtsync.server import voice as fake_voice
-from rtsync.server.ga_checks import check_ga_client_event
+from rtsync.server.ga_checks import check_ga_client_event, ga_param
 from rtsync.server.input_audio import InputAudio
 from rtsync.server.items import ItemRequests
 from rtsync.server.responses import Responses
@@ -271,7 +271,7 @@ class RealtimeSession:
                 )
             handler(data)
         except ClientError as exc:
-            self._report(exc, event_id)
+            self._report(self._in_client_terms(exc), event_id)
         except Gone:
             pass
         except Exception:
@@ -296,21 +296,24 @@ class RealtimeSession:
             return text
         if not isinstance(data, dict):
             return text
-        error = check_ga_client_event(data)
+        event_id = data.get("event_id")
+        event_id = event_id if isinstance(event_id, str) else None
+        try:
+            error = check_ga_client_event(data)
+            beta = dialect.client_from_ga(data) if error is None else None
+        except Exception as exc:  # a field of the wrong JSON type where the GA shape has an object or a string
+            logger.debug("local server: unreadable GA %r event: %r", data.get("type"), exc)
+            self._report(ClientError(f"Invalid event: the {data.get('type')!r} event has a field of the wrong "
+                                     "type and could not be read.", code="invalid_value"), event_id)
+            return None
         if error is not None:
-            event_id = data.get("event_id")
             self._report(
                 ClientError(error["message"], code=error["code"], param=error["param"], type=error["type"]),
-                event_id if isinstance(event_id, str) else None,
+                event_id,
             )
             return None
-        beta = dialect.client_from_ga(data)
         if beta is data:
             return text
-        session = beta.get("session")
-        if beta.get("type") == "session.update" and isinstance(session, dict):
-            # GA-only settings (truncation, reasoning, ...) are accepted and not emulated.
-            beta["session"] = {k: v for k, v in session.items() if k not in dialect.GA_ONLY_SESSION_FIELDS}
         return json.dumps(beta, ensure_ascii=False)
 
     # -- output (the GA boundary out) -----------------------------------------------------------
@@ -334,6 +337,14 @@ class RealtimeSession:
                 self._closed = True
                 raise Gone() from exc
 
+    def _in_client_terms(self, exc: ClientError) -> ClientError:
+        """``exc`` as the client's dialect names its field: the checks speak beta, so a GA
+        client is told the GA place (``session.voice`` -> ``session.audio.output.voice``)."""
+        if not self._ga or exc.param is None or ga_param(exc.param) == exc.param:
+            return exc
+        where = ga_param(exc.param)
+        return ClientError(exc.message.replace(f"'{exc.param}", f"'{where}"), code=exc.code, param=where, type=exc.type)
+
     def _report(self, exc: ClientError, event_id: str | None) -> None:
         try:
             self._send_event(
@@ -347,7 +358,9 @@ class RealtimeSession:
     # -- session settings --------------------------------------------------------------------------------
 
     def _on_session_update(self, event: dict[str, Any]) -> None:
-        valid = check_session_update(event)
+        with self._lock:
+            current = dict(self.session)
+        valid = check_session_update(event, ga=self._ga, current=current)
         with self._lock:
             self.session.update(valid)
             self._input_audio.settings_changed()

@@ -98,7 +98,7 @@ class Streamer:
             for index, output in enumerate(run.outputs):
                 if index:
                     self._wait(run)
-                if run.cancel.is_set():
+                if run.cancel.is_set() or run.truncated:
                     break
                 if isinstance(output, fake_model.Message):
                     self._stream_message(run, index, output)
@@ -137,10 +137,13 @@ class Streamer:
             "role": "assistant",
             "content": [],
         }
+        if output.phase is not None:
+            item["phase"] = output.phase
         envelope = {"response_id": run.id, "item_id": item["id"], "output_index": index, "content_index": 0}
         if not self._start_item(run, index, item):
             return
-        chunks, run.truncated = fake_model.cap_chunks(fake_model.split_words(output.text), run.cap)
+        chunks, cut = fake_model.cap_chunks(fake_model.split_words(output.text), run.cap)
+        run.truncated = run.truncated or cut
         if "audio" in run.response["modalities"]:
             self._stream_audio_part(run, index, item, envelope, chunks)
             return

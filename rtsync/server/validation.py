@@ -25,6 +25,8 @@ from rtsync.audio.formats import FORMAT_RATES
 from rtsync.server.wire import new_id
 
 __all__ = [
+    "GA_SESSION_KEYS",
+    "REASONING_EFFORTS",
     "SERVER_VAD_DEFAULTS",
     "ClientError",
     "ResponseRequest",
@@ -41,6 +43,9 @@ __all__ = [
     "type_error",
     "unknown",
 ]
+
+#: Values of ``reasoning.effort`` (and of transcription ``delay``).
+REASONING_EFFORTS = ("minimal", "low", "medium", "high", "xhigh")
 
 _AUDIO_FORMATS = tuple(FORMAT_RATES)  # pcm16, g711_ulaw, g711_alaw
 _MAX_APPEND_BYTES = 15 * 1024 * 1024
@@ -84,7 +89,11 @@ _SESSION_KEYS = {
     "tracing",
     "include",
     "client_secret",
+    "reasoning",
+    "parallel_tool_calls",
 }
+#: GA-only session settings: accepted and echoed on GA connections, unknown on beta ones.
+GA_SESSION_KEYS = frozenset({"truncation", "prompt"})
 _RESPONSE_KEYS = {
     "modalities",
     "instructions",
@@ -98,6 +107,8 @@ _RESPONSE_KEYS = {
     "conversation",
     "metadata",
     "input",
+    "reasoning",
+    "parallel_tool_calls",
 }
 
 
@@ -249,6 +260,79 @@ def _check_number(param: str, value: Any, low: float, high: float) -> float:
     return float(value)
 
 
+def _check_voice(param: str, value: Any) -> str | dict[str, str]:
+    """A built-in voice name, or a custom voice ``{"id": "voice_..."}``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        for key in value:
+            if key != "id":
+                raise unknown(f"{param}.{key}")
+        if "id" not in value:
+            raise missing(f"{param}.id")
+        return {"id": check_str(f"{param}.id", value["id"])}
+    raise type_error(param, "a string or an object", value)
+
+
+def _check_reasoning(param: str, value: Any) -> dict[str, Any] | None:
+    """``reasoning``: ``{"effort": minimal|low|medium|high|xhigh}`` (or ``null``)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise type_error(param, "an object", value)
+    for key in value:
+        if key != "effort":
+            raise unknown(f"{param}.{key}")
+    if "effort" in value and value["effort"] is not None and value["effort"] not in REASONING_EFFORTS:
+        raise bad_value(f"{param}.effort", value["effort"], REASONING_EFFORTS)
+    return dict(value)
+
+
+def _check_bool(param: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise type_error(param, "a boolean", value)
+    return value
+
+
+def _check_string_list(param: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise type_error(param, "an array of strings", value)
+    return list(value)
+
+
+def _check_transcription(param: str, value: Any) -> dict[str, Any] | None:
+    """Input transcription: ``{model, language, prompt, delay, keywords, languages}`` or ``null``."""
+    config = _check_optional_object(param, value)
+    if config is None:
+        return None
+    for key in ("model", "language", "prompt"):
+        if config.get(key) is not None:
+            check_str(f"{param}.{key}", config[key])
+    if config.get("delay") is not None and config["delay"] not in REASONING_EFFORTS:
+        raise bad_value(f"{param}.delay", config["delay"], REASONING_EFFORTS)
+    for key in ("keywords", "languages"):
+        if config.get(key) is not None:
+            _check_string_list(f"{param}.{key}", config[key])
+    return config
+
+
+def _check_noise_reduction(param: str, value: Any, previous: Any = None) -> dict[str, Any] | None:
+    """Noise reduction: ``{type: near_field|far_field, strength}`` or ``null``.
+
+    A ``strength`` left out keeps the one in effect (as the service documents).
+    """
+    reduction = _check_optional_object(param, value)
+    if reduction is None:
+        return None
+    if reduction.get("type") not in ("near_field", "far_field"):
+        raise bad_value(f"{param}.type", reduction.get("type"), ("near_field", "far_field"))
+    if "strength" in reduction:
+        _check_number(f"{param}.strength", reduction["strength"], 0.0, 1.0)
+    elif isinstance(previous, dict) and "strength" in previous:
+        reduction["strength"] = previous["strength"]
+    return reduction
+
+
 def _check_modalities(param: str, value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise type_error(param, "an array of strings", value)
@@ -377,22 +461,24 @@ def _check_metadata(param: str, value: Any) -> dict[str, str] | None:
 _FIELD_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "modalities": _check_modalities,
     "instructions": check_str,
-    "voice": check_str,
+    "voice": _check_voice,
     "input_audio_format": _check_format,
     "output_audio_format": _check_format,
-    "input_audio_transcription": _check_optional_object,
+    "input_audio_transcription": _check_transcription,
     "turn_detection": _check_turn_detection,
     "tools": _check_tools,
     "tool_choice": _check_tool_choice,
     "temperature": lambda param, value: _check_number(param, value, 0.6, 1.2),
     "max_response_output_tokens": _check_token_cap,
+    "reasoning": _check_reasoning,
+    "parallel_tool_calls": _check_bool,
 }
 
 
-def _validate_session(changes: Mapping[str, Any]) -> dict[str, Any]:
+def _validate_session(changes: Mapping[str, Any], ga: bool, current: Mapping[str, Any]) -> dict[str, Any]:
     """Check a ``session.update`` payload; return the normalised changes (nothing applied yet)."""
     for key in changes:
-        if key not in _SESSION_KEYS:
+        if key not in _SESSION_KEYS and not (ga and key in GA_SESSION_KEYS):
             raise unknown(f"session.{key}")
     out: dict[str, Any] = {}
     for key, value in changes.items():
@@ -403,10 +489,13 @@ def _validate_session(changes: Mapping[str, Any]) -> dict[str, Any]:
         if check is not None:
             out[key] = check(param, value)
         elif key == "input_audio_noise_reduction":
-            reduction = _check_optional_object(param, value)
-            if reduction is not None and reduction.get("type") not in ("near_field", "far_field"):
-                raise bad_value(f"{param}.type", reduction.get("type"), ("near_field", "far_field"))
-            out[key] = reduction
+            out[key] = _check_noise_reduction(param, value, current.get(key))
+        elif key == "truncation":
+            if value not in ("auto", "disabled") and not isinstance(value, dict):
+                raise type_error(param, "'auto', 'disabled' or an object", value)
+            out[key] = value
+        elif key == "prompt":
+            out[key] = _check_optional_object(param, value)
         elif key == "speed":
             out[key] = _check_number(param, value, 0.25, 1.5)
         elif key == "tracing":
@@ -427,17 +516,28 @@ def _validate_session(changes: Mapping[str, Any]) -> dict[str, Any]:
 #: The settings a ``response.create`` may override, checked in this order.
 _RESPONSE_OVERRIDES = (
     "modalities", "instructions", "voice", "output_audio_format", "tools", "tool_choice", "temperature",
+    "reasoning", "parallel_tool_calls",
 )
 
 
-def check_session_update(event: dict[str, Any]) -> dict[str, Any]:
-    """Check a ``session.update`` event; return the normalised changes (nothing applied yet)."""
+def check_session_update(
+    event: dict[str, Any], *, ga: bool = False, current: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Check a ``session.update`` event; return the normalised changes (nothing applied yet).
+
+    Args:
+        event: the client event (beta vocabulary).
+        ga: the connection speaks GA: the GA-only settings (``truncation``, ``prompt``) are
+            accepted too.
+        current: the session settings in effect (a noise reduction update without
+            ``strength`` keeps the current one).
+    """
     if "session" not in event:
         raise missing("session")
     changes = event["session"]
     if not isinstance(changes, dict):
         raise type_error("session", "an object", changes)
-    return _validate_session(changes)
+    return _validate_session(changes, ga, current or {})
 
 
 def check_audio_append(event: dict[str, Any]) -> bytes:
