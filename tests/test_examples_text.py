@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 #: The default model is a reasoning model: the local server's reply starts with a preamble
 #: message, which the examples print on a line of its own.
-PRE = r"(?:assistant \(preamble\)> Let me think\.\n)?"
+PRE = r"assistant \(preamble\)> Let me think\.\n"
 
 
 def run(args: list[str], stdin: str = "", timeout: float = 60) -> subprocess.CompletedProcess:

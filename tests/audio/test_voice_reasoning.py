@@ -4,7 +4,8 @@ scripted by a raw peer in GA and in beta (two tones, so the speaker file shows w
 
 * both items play, the preamble first, exactly as sent;
 * a barge-in during the second item truncates the second, at its played milliseconds;
-* a barge-in during the first truncates the first (the second was already queued behind it).
+* a barge-in during the first truncates the first (the second was already queued behind it);
+* and the same with the real local server and the client's default model (``gpt-realtime-2.1``).
 """
 
 from __future__ import annotations
@@ -126,3 +127,43 @@ def test_barge_in_during_the_first_item_truncates_the_first(virtual_audio, peer:
     assert stats.played_ms.get("item_resp_v_1", 0) == 0
     assert sent and sent[0]["item_id"] == "item_resp_v_0"
     assert np.count_nonzero(speaker[start + heard + 5 * BLOCK :]) == 0
+
+
+# -- the real local server (a reasoning model: the client's default) -------------------------------
+
+def test_local_server_preamble_and_answer_play_and_a_barge_in_truncates_the_second(virtual_audio,
+                                                                                   dialect: str) -> None:
+    from rtsync.server import LocalServer
+    from tests.audio.test_voice import Recorder
+
+    virtual_audio.set_mic(silence(0.5))
+    with LocalServer(voice="tone") as server, RealtimeClient(url=server.url, dialect=dialect) as client:
+        rec = Recorder(client)
+        truncated: list = []
+        client.on("conversation.item.truncated", truncated.append)
+        with VoiceSession(client, mode="push_to_talk") as voice:
+            client.create_item("please tell me a rather long story about the sea and the ships on it")
+            client.create_response(modalities=["audio", "text"])
+            assert rec.done.wait(15), "no response.done"
+            assert len(rec.order) == 2, rec.order  # the preamble item, then the answer item
+            first, second = (rec.item(i) for i in rec.order)
+            target = len(first) + len(second) // 2
+            deadline = time.monotonic() + 15
+            while voice.speaker.played_samples < target and time.monotonic() < deadline:
+                time.sleep(0.002)
+            voice.interrupt()
+            deadline = time.monotonic() + 5
+            while not truncated and time.monotonic() < deadline:
+                time.sleep(0.01)
+            stats = voice.refresh_stats()
+        speaker = virtual_audio.speaker_samples()
+    at = find(speaker, first)
+    assert at >= 0 and common_prefix(speaker[at:], first) == len(first), "the preamble did not play whole"
+    after = find(speaker[at + len(first):], second)  # (both tones start alike: look after the preamble)
+    assert after >= 0, "the answer did not play after the preamble"
+    heard = common_prefix(speaker[at + len(first) + after:], second)
+    assert 0 < heard < len(second)
+    assert [t[0] for t in stats.truncations] == [rec.order[1]]
+    audio_end_ms = stats.truncations[0][1]
+    assert abs(audio_end_ms - heard * 1000 / RATE) <= 40, (audio_end_ms, heard)
+    assert truncated and truncated[0].item_id == rec.order[1] and truncated[0].audio_end_ms == audio_end_ms
