@@ -160,9 +160,23 @@ def test_session_knobs_reach_the_wire_in_sdk_shapes(dialect: str, peer: Scripted
         assert second["session"] == {"voice": "marin", "input_audio_noise_reduction": {"type": "far_field"}}
 
 
-def test_drops_warn_once_per_field(peer: ScriptedPeer, dialect: str) -> None:
-    if dialect == "ga":
-        pytest.skip("only a beta connection drops the new knobs")
+@pytest.fixture
+def beta_peer() -> Iterator[ScriptedPeer]:
+    p = ScriptedPeer(first=BETA_SESSION_CREATED).start()
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def ga_peer() -> Iterator[ScriptedPeer]:
+    p = ScriptedPeer(first=GA_SESSION_CREATED).start()
+    yield p
+    p.stop()
+
+
+def test_drops_warn_once_per_field(beta_peer: ScriptedPeer) -> None:
+    """Only a beta connection drops the new knobs; each name warns once."""
+    peer = beta_peer
     reset_drop_warnings()
     with RealtimeClient(url=peer.url, dialect="beta") as client:
         with pytest.warns(DroppedFieldWarning, match="'reasoning' has no equivalent in the beta"):
@@ -297,9 +311,9 @@ def test_the_scripted_ga_frames_are_what_the_sdk_accepts() -> None:
         assert left == [], (frame["type"], left)
 
 
-def test_chat_prints_the_preamble_apart(peer: ScriptedPeer, dialect: str) -> None:
-    if dialect == "beta":
-        pytest.skip("chat speaks GA to the default model")
+def test_chat_prints_the_preamble_apart(ga_peer: ScriptedPeer) -> None:
+    """``python -m rtsync chat`` (GA, the default model) against a scripted reasoning reply."""
+    peer = ga_peer
     done = threading.Event()
 
     def answer() -> None:
