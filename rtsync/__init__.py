@@ -16,6 +16,9 @@ runs your callbacks in arrival order. The API, by group:
 * Errors: :mod:`rtsync.errors` (``RealtimeError`` and its tree).
 * Voice: :class:`VoiceSession` (microphone -> server, server -> speaker, barge-in) on
   :mod:`rtsync.audio` (``RingBuffer``, ``Microphone``, ``Speaker``, ``list_devices``, formats).
+* Live captions and live translation: :class:`Transcriber` (a transcription session,
+  :mod:`rtsync.transcribe`) and :class:`Translator` (the translation endpoint,
+  :mod:`rtsync.translate`), loaded on first use.
 * Local server: :class:`rtsync.server.LocalServer` (also ``python -m rtsync serve``).
 
 ``import rtsync`` loads neither numpy, PyAudio nor the local server; they load on first use.
@@ -50,6 +53,8 @@ from rtsync.voice import VoiceSession, VoiceStats
 if TYPE_CHECKING:
     from rtsync.secrets import ClientSecret, create_client_secret
     from rtsync.server import LocalServer
+    from rtsync.transcribe import Transcriber
+    from rtsync.translate import Translation, Translator
 
 logging.getLogger("rtsync").addHandler(logging.NullHandler())
 
@@ -77,6 +82,9 @@ __all__ = [
     "ResponseFailed",
     "ServerError",
     "TLSError",
+    "Transcriber",
+    "Translation",
+    "Translator",
     "VoiceSession",
     "VoiceStats",
     "WaitTimeout",
@@ -92,6 +100,14 @@ def __getattr__(name: str) -> Any:
         from rtsync.server import LocalServer
 
         return LocalServer
+    if name == "Transcriber":
+        from rtsync.transcribe import Transcriber
+
+        return Transcriber
+    if name in ("Translator", "Translation"):
+        from rtsync import translate
+
+        return getattr(translate, name)
     if name in ("create_client_secret", "ClientSecret"):
         from rtsync import secrets
 

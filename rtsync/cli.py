@@ -7,6 +7,8 @@ Subcommands:
   without ``--url`` it starts a local server in-process and says so.
 * ``voice`` — talk through the microphone and speaker (server VAD, barge-in); local server by
   default, like ``chat``.
+* ``transcribe [FILE | --mic]``, ``translate --to LANG [FILE | --mic] [--out FILE.wav]`` — live
+  captions and speech translation (:mod:`rtsync.cli_sessions`); local server by default.
 * ``devices`` — list the audio devices PortAudio sees.
 * ``inspect FILE`` — a readable timeline of a recording made with ``chat``/``voice --record FILE``;
   ``serve --replay FILE [--speed X]`` plays such a recording back as a server.
@@ -22,7 +24,7 @@ from typing import Any
 
 from rtsync._log import short_dump
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -367,6 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(func=_cmd_inspect)
     d = sub.add_parser("devices", help="list the audio devices")
     d.set_defaults(func=_cmd_devices)
+    from rtsync.cli_sessions import add_commands
+
+    add_commands(sub)
     return p
 
 

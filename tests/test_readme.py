@@ -28,7 +28,7 @@ def run(code: str, **env: str) -> str:
 
 def test_every_snippet_is_covered() -> None:
     kinds = [("tk" if "rtsync.tk" in s else "voice" if "VoiceSession" in s else "plain") for s in snippets()]
-    assert kinds.count("plain") == 2 and kinds.count("tk") == 1 and kinds.count("voice") == 1
+    assert kinds.count("plain") == 4 and kinds.count("tk") == 1 and kinds.count("voice") == 1
 
 
 def test_text_turn_snippet() -> None:
@@ -41,6 +41,31 @@ def test_tools_snippet() -> None:
     code = next(s for s in snippets() if "@client.tool" in s)
     out = run(code)
     assert 'Tool get_weather returned: {"city": "Paris", "temp_c": 21}' in out
+
+
+def _with_wav(code: str, tmp_path: Path) -> str:
+    """The snippet with its ``hello.wav`` (1.2 s of tone) and ``hola.wav`` in ``tmp_path``."""
+    import numpy as np
+
+    from rtsync.audio import write_wav
+
+    t = np.arange(int(24000 * 1.2)) / 24000
+    write_wav(tmp_path / "hello.wav", (np.sin(2 * np.pi * 300 * t) * 8000).astype(np.int16), 24000)
+    return code.replace('"hello.wav"', repr(str(tmp_path / "hello.wav"))).replace(
+        '"hola.wav"', repr(str(tmp_path / "hola.wav")))
+
+
+def test_captions_snippet(tmp_path: Path) -> None:
+    code = next(s for s in snippets() if "Transcriber" in s)
+    out = run(_with_wav(code, tmp_path))
+    assert out == "[speech 1.2 s]\ncaption: [speech 1.2 s]\n"
+
+
+def test_translation_snippet(tmp_path: Path) -> None:
+    code = next(s for s in snippets() if "Translator" in s)
+    out = run(_with_wav(code, tmp_path))
+    assert out == "[speech 1.2 s] -> [es] [speech 1.2 s]\n"
+    assert (tmp_path / "hola.wav").stat().st_size > 24000
 
 
 def test_tk_snippet(display: str) -> None:  # noqa: F811 - the imported fixture

@@ -41,6 +41,7 @@ __all__ = ["dump_event", "dump_value", "dumper", "event_class", "event_types", "
 # every beta class; the GA-only classes register when rtsync.events.ga is first imported.
 _TYPES = _registry.TYPES
 _GA_TYPES = _registry.GA_TYPES  # GA-only events (rtsync.events.ga)
+_TRANSLATION_TYPES = _registry.TRANSLATION_TYPES  # the translation endpoint (rtsync.events.translation)
 _TYPE_LOADERS = _registry.TYPE_LOADERS
 _LOADERS: dict[type, Callable[[dict[str, Any]], Any]] = {}
 _DUMPERS: dict[type, Callable[[Any], dict[str, Any]]] = {}
@@ -56,6 +57,9 @@ def event_class(type_: str, dialect: str = "beta") -> type[Event] | None:
     The type is a wire type of that dialect's table; GA names that are translated to beta
     classes (``response.output_text.delta``...) are not in it, see :mod:`rtsync.events.dialect`.
     """
+    if dialect == "translation":
+        _ensure_translation()
+        return _TRANSLATION_TYPES.get(type_)
     if dialect == "ga":
         _ensure_ga()
         cls = _GA_TYPES.get(type_)
@@ -65,7 +69,11 @@ def event_class(type_: str, dialect: str = "beta") -> type[Event] | None:
 
 
 def event_types(dialect: str = "beta") -> dict[str, type[Event]]:
-    """A copy of a type table: every known event type and its class (``"ga"``: plus GA-only ones)."""
+    """A copy of a type table: every known event type and its class (``"ga"``: plus GA-only ones;
+    ``"translation"``: the translation endpoint's own table)."""
+    if dialect == "translation":
+        _ensure_translation()
+        return dict(_TRANSLATION_TYPES)
     if dialect == "ga":
         _ensure_ga()
         return {**_TYPES, **_GA_TYPES}
@@ -79,6 +87,12 @@ def _ensure_ga() -> None:
     """
     if not _GA_TYPES:
         import rtsync.events.ga  # noqa: F401
+
+
+def _ensure_translation() -> None:
+    """Load the translation endpoint's classes (a no-op once loaded), like :func:`_ensure_ga`."""
+    if not _TRANSLATION_TYPES:
+        import rtsync.events.translation  # noqa: F401
 
 
 def _nested(field: attrs.Attribute) -> tuple[str, type] | None:  # type: ignore[type-arg]
@@ -204,7 +218,10 @@ def parse_event(data: str | bytes | bytearray | memoryview | dict[str, Any], dia
             the beta vocabulary by :func:`rtsync.events.dialect.event_from_ga`, so that e.g.
             ``response.output_text.delta`` gives a :class:`ResponseTextDelta`; the original GA
             dict stays reachable as ``event.wire``; GA-only events get the classes of
-            :mod:`rtsync.events.ga`).
+            :mod:`rtsync.events.ga`), or ``"translation"`` (the translation endpoint
+            ``/v1/realtime/translations``, whose vocabulary is its own: its ``session.created``
+            or ``session.output_audio.delta`` get the classes of
+            :mod:`rtsync.events.translation`, never the conversation classes of the same name).
 
     Returns:
         An instance of the event class registered for the frame's ``type`` (client or server),
@@ -212,7 +229,7 @@ def parse_event(data: str | bytes | bytearray | memoryview | dict[str, Any], dia
 
     Raises:
         ProtocolError: the frame is not JSON, not a JSON object, or has no string ``type``.
-        ValueError: ``dialect`` is neither ``"beta"`` nor ``"ga"``.
+        ValueError: ``dialect`` is not ``"beta"``, ``"ga"`` or ``"translation"``.
     """
     if dialect != "beta":
         return _parse_other(data, dialect)
@@ -240,8 +257,8 @@ def parse_event(data: str | bytes | bytearray | memoryview | dict[str, Any], dia
 
 def _parse_other(data: str | bytes | bytearray | memoryview | dict[str, Any], dialect: str) -> Event:
     """``parse_event`` for a dialect other than beta (kept out of the beta fast path)."""
-    if dialect != "ga":
-        raise ValueError(f"unsupported dialect {dialect!r}; expected 'beta' or 'ga'")
+    if dialect != "ga" and dialect != "translation":
+        raise ValueError(f"unsupported dialect {dialect!r}; expected 'beta', 'ga' or 'translation'")
     obj = data if isinstance(data, dict) else _decode(data)
     if not isinstance(obj, dict):
         raise ProtocolError(f"event is not a JSON object but {type(obj).__name__}", data)
@@ -250,6 +267,15 @@ def _parse_other(data: str | bytes | bytearray | memoryview | dict[str, Any], di
         if t is None:
             raise ProtocolError("event has no 'type' field", data)
         raise ProtocolError(f"event 'type' is not a string but {type(t).__name__}", data)
+    if dialect == "translation":
+        cls = event_class(t, "translation")
+        if cls is None:
+            ev = UnknownEvent(type=t, raw=obj)
+            eid = obj.get("event_id", UNSET)
+            if eid is not UNSET:
+                ev.event_id = eid
+            return ev
+        return loader(cls)(obj)  # type: ignore[no-any-return]
     from rtsync.events.dialect import event_from_ga
 
     return event_from_ga(obj)

@@ -9,6 +9,13 @@ Demos and tests run against it instead of the real service::
 
 ``serve(host, port, **options)`` runs one in the foreground until Ctrl-C.
 
+Two more endpoints share the port: transcription sessions (``/v1/realtime?intent=transcription``,
+:mod:`rtsync.server.transcription`), which transcribe each committed turn as ``[speech N.N s]``
+(deltas, then ``.completed`` with ``usage``), and the translation endpoint
+(``/v1/realtime/translations?model=gpt-realtime-translate``, :mod:`rtsync.server.translation`),
+which answers each speech segment with ``[LANG] [speech N.N s]`` and espeak-ng speech in that
+language (a tone without espeak-ng).
+
 Protocol
     The server speaks the beta event vocabulary event for event: ``session.created`` (with the
     defaults the real service sent in 2025, ``silence_duration_ms`` 200) as the first frame,
@@ -121,8 +128,9 @@ Differences from the real service
       and may interleave with the response events.
     * Token counts in ``usage`` and ``rate_limits.updated`` are estimates (about four characters
       per text token, ten tokens per second of audio); nothing is ever rate limited.
-    * ``transcription_session.update`` and ``output_audio_buffer.clear`` are rejected with an
-      explanatory error (transcription sessions and WebRTC are not emulated).
+    * On a realtime session, ``transcription_session.update`` and ``output_audio_buffer.clear``
+      are rejected with an explanatory error (transcription sessions have their own connection,
+      ``?intent=transcription``; WebRTC is not emulated).
     * A ``model`` key in ``session.update`` is accepted and ignored; the model is fixed by the URL.
     * Error texts the beta sources do not pin down (unknown ``previous_item_id``, retrieving an
       unknown item, duplicate item ids, invalid base64) are written in the service's style.

@@ -2,7 +2,11 @@
 
 The HTTP side mirrors the real endpoint closely enough for clients to test their error paths:
 
-* Only ``/v1/realtime`` upgrades; any other path gets HTTP 404 with an OpenAI-style JSON error.
+* Only ``/v1/realtime`` and ``/v1/realtime/translations`` upgrade; any other path gets HTTP 404
+  with an OpenAI-style JSON error. ``/v1/realtime?intent=transcription`` opens a transcription
+  session (:mod:`rtsync.server.transcription`; GA unless the beta header asks for beta), and
+  ``/v1/realtime/translations?model=gpt-realtime-translate`` the translation endpoint
+  (:mod:`rtsync.server.translation`, its own vocabulary).
 * With ``api_key`` set, the key must come as ``Authorization: Bearer <key>`` (or the Azure-style
   ``api-key`` header, or the browser subprotocol ``openai-insecure-api-key.<key>``); otherwise
   the upgrade is refused with HTTP 401 and a JSON error that never repeats the key presented.
@@ -63,9 +67,12 @@ from websockets.typing import Subprotocol
 from rtsync._log import redact, register_secret
 from rtsync.server.faults import Fault, FaultPlan
 from rtsync.server.session import RealtimeSession, error_event
+from rtsync.server.transcription import TranscriptionSession
+from rtsync.server.translation import PATH as TRANSLATION_PATH
+from rtsync.server.translation import TranslationSession
 from rtsync.server.voice import resolve_voice
 
-__all__ = ["DEFAULT_MODEL", "LocalServer", "is_realtime_model", "serve"]
+__all__ = ["DEFAULT_MODEL", "LocalServer", "is_realtime_model", "run_until_interrupted", "serve"]
 
 logger = logging.getLogger("rtsync.server")
 
@@ -378,7 +385,7 @@ class LocalServer:
         if self._state != "running":
             error = _openai_error("The server is shutting down.", None, "server_error")
             return _json_response(503, "Service Unavailable", error)
-        if path != PATH:
+        if path != PATH and path != TRANSLATION_PATH:
             return _json_response(404, "Not Found", _openai_error(f"Invalid URL (GET {path})", None))
         if self._api_key is not None:
             key = _presented_key(request)
@@ -411,6 +418,8 @@ class LocalServer:
             return None if beta_header else "ga"
         if self.dialect == "beta" or beta_header:
             return "beta"
+        if query.get("intent", [""])[0] == "transcription":
+            return "ga"
         model = query.get("model", [""])[0]
         return "ga" if model and "-realtime-preview" not in model else "beta"
 
@@ -421,6 +430,10 @@ class LocalServer:
         dialect = self._dialect_for(request, query)
         if dialect is None:
             _refuse(connection, _BETA_DISABLED_MESSAGE, "beta_api_shape_disabled")
+            return
+        path = urlsplit(request.path).path if request is not None else PATH
+        if path == TRANSLATION_PATH or query.get("intent", [""])[0] == "transcription":
+            self._handle_other(connection, path, query, dialect)
             return
         if not is_realtime_model(model):
             _refuse(connection, f"The model '{model}' does not exist or you do not have access to it.",
@@ -453,6 +466,37 @@ class LocalServer:
         finally:
             if faults is not None:
                 faults.close()
+            session.close()
+            with self._lock:
+                self._connections.discard(connection)
+
+
+    def _handle_other(self, connection: ServerConnection, path: str, query: dict[str, list[str]],
+                      dialect: str) -> None:
+        """A translation or transcription connection (no faults, no conversation)."""
+        session: TranslationSession | TranscriptionSession
+        if path == TRANSLATION_PATH:
+            model = query.get("model", [""])[0]
+            if not model.startswith("gpt-realtime-translate"):
+                _refuse(connection, f"The model '{model}' does not exist or you do not have access to it.",
+                        "model_not_found")
+                return
+            session = TranslationSession(connection.send, lambda: connection.close(1000, "session closed"),
+                                         model=model, voice=self.voice)
+        else:
+            session = TranscriptionSession(connection.send, on_thread=self._track, dialect=dialect)
+        with self._lock:
+            self._connections.add(connection)
+        try:
+            session.start()
+            for message in connection:
+                if isinstance(message, str):
+                    session.handle_text(message)
+                else:
+                    session.handle_binary(message)
+        except ConnectionClosed:
+            pass
+        finally:
             session.close()
             with self._lock:
                 self._connections.discard(connection)

@@ -66,7 +66,8 @@ class Transport:
         ping_interval: seconds between keepalive pings while open; ``None`` turns keepalive off.
         ping_timeout: seconds after a ping within which something (a pong or any frame) must
             arrive; else the connection is aborted and closes with code 1006.
-        dialect: the wire dialect frames are parsed in (``"beta"`` or ``"ga"``).
+        dialect: the wire dialect frames are parsed in (``"beta"``, ``"ga"``, or ``"translation"``
+            for the translation endpoint; see :func:`rtsync.events.parse_event`).
     """
 
     def __init__(
@@ -110,7 +111,8 @@ class Transport:
 
     # -- connect ---------------------------------------------------------------------------
     def connect(self) -> Event:
-        """Open the connection and read up to the first ``session.created``.
+        """Open the connection and read up to the first ``session.created`` (or, for a
+        transcription session in the beta vocabulary, ``transcription_session.created``).
 
         Returns:
             The ``session.created`` event. Any event that came before it is queued first.
@@ -159,7 +161,7 @@ class Transport:
                     raise failure
                 ev = parse_event(obj, self.dialect)
                 early.append(ev)
-                if ev.type == "session.created":
+                if ev.type == "session.created" or ev.type == "transcription_session.created":
                     break
         except (wsc.WebSocketTimeoutException, TimeoutError):
             self._abort()
