@@ -22,9 +22,19 @@ TURNS = [
 def run(url: str) -> None:
     client = RealtimeClient(url=url)
     done = threading.Event()
+    phases = {}  # item id -> phase: "commentary" marks a reasoning model's preamble
+    printing = []  # the item whose text is being printed
+
+    @client.on("response.output_item.added")
+    def on_item(ev):  # runs on the rtsync-dispatch thread, in arrival order
+        phases[ev.item.id] = ev.item.phase
 
     @client.on("response.text.delta")
-    def on_delta(ev):  # runs on the rtsync-dispatch thread, in arrival order
+    def on_delta(ev):  # each message on a line of its own, the preamble marked
+        if printing != [ev.item_id]:
+            preamble = phases.get(ev.item_id) == "commentary"
+            print(("\n" if printing else "") + ("assistant (preamble)> " if preamble else "assistant> "), end="")
+            printing[:] = [ev.item_id]
         print(ev.delta, end="", flush=True)
 
     @client.on("response.done")
@@ -38,7 +48,7 @@ def run(url: str) -> None:
         client.update_session(instructions="You are a friendly demo assistant.")
         for text in TURNS:
             print(f"you> {text}")
-            print("assistant> ", end="", flush=True)
+            printing.clear()
             done.clear()
             client.create_item(text)
             client.create_response(modalities=["text"])
@@ -47,6 +57,8 @@ def run(url: str) -> None:
         # The blocking helper gathers a whole reply in one call.
         reply = client.ask("One more, blocking this time.")
         print(f"ask() returned: {reply.text!r} ({reply.usage.total_tokens} tokens)")
+        if reply.preamble:
+            print(f"  after the preamble {reply.preamble!r}")
 
 
 def main() -> None:

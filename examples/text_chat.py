@@ -24,10 +24,20 @@ def chat(url: str | None) -> int:
     client = RealtimeClient(**({"url": url} if url else {}))
     done = threading.Event()
     turns = 0
+    phases = {}  # item id -> phase: "commentary" marks a reasoning model's preamble
+    printing = []  # the item whose text is being printed
 
     # Callbacks run on the rtsync-dispatch thread, one at a time, in arrival order.
+    @client.on("response.output_item.added")
+    def on_item(ev):
+        phases[ev.item.id] = ev.item.phase
+
     @client.on("response.text.delta")
     def on_delta(ev):
+        if printing != [ev.item_id]:  # each message on a line of its own, the preamble marked
+            preamble = phases.get(ev.item_id) == "commentary"
+            print(("\n" if printing else "") + ("assistant (preamble)> " if preamble else "assistant> "), end="")
+            printing[:] = [ev.item_id]
         print(ev.delta, end="", flush=True)
 
     @client.on("response.done")
@@ -61,7 +71,7 @@ def chat(url: str | None) -> int:
                 break
             if not text:
                 continue
-            print("assistant> ", end="", flush=True)
+            printing.clear()
             done.clear()
             client.create_item(text)
             client.create_response(modalities=["text"])

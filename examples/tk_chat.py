@@ -62,6 +62,8 @@ class ChatWindow:
         self.client = client
         self.callback_threads: set[int] = set()
         self.replies: list[Any] = []
+        self.phases: dict[str, Any] = {}  # item id -> phase ("commentary": a reasoning model's preamble)
+        self.printing: str | None = None  # the item whose text is being shown
         self.busy = False
         self.voice: Any = None
         root.title("rtsync chat")
@@ -87,6 +89,7 @@ class ChatWindow:
         root.protocol("WM_DELETE_WINDOW", self.close)
 
         client.on("response.created", self._on_response_created)
+        client.on("response.output_item.added", self._on_item_added)
         client.on("response.text.delta", self._on_delta)
         client.on("response.audio_transcript.delta", self._on_delta)
         client.on("response.done", self._on_response_done)
@@ -159,15 +162,24 @@ class ChatWindow:
 
     def _on_response_created(self, ev: Any) -> None:
         self._seen()
-        self.append("assistant: ")
+        self.printing = None
+
+    def _on_item_added(self, ev: Any) -> None:
+        self._seen()
+        self.phases[ev.item.id] = ev.item.phase
 
     def _on_delta(self, ev: Any) -> None:
         self._seen()
+        if ev.item_id != self.printing:  # each message on a line of its own, a preamble marked
+            preamble = self.phases.get(ev.item_id) == "commentary"
+            self.append(("\n" if self.printing else "") + ("assistant (preamble): " if preamble else "assistant: "))
+            self.printing = ev.item_id
         self.append(ev.delta)
 
     def _on_response_done(self, ev: Any) -> None:
         self._seen()
-        self.append("\n")
+        if self.printing is not None:
+            self.append("\n")
 
     def _on_server_error(self, ev: Any) -> None:
         self._seen()

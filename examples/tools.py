@@ -50,7 +50,8 @@ def get_time(city: str) -> str:
 def run(url: str | None) -> None:
     client = RealtimeClient(**({"url": url} if url else {}))
     turn_over = threading.Event()
-    started: list[str] = []  # the responses whose text has begun
+    phases: dict[str, str] = {}  # item id -> phase: "commentary" marks a reasoning model's preamble
+    printing: list[str] = []  # the item whose text is being printed
 
     # Two ways to register a tool: the decorator, and add_tool() with an explicit name/description.
     @client.tool
@@ -71,6 +72,10 @@ def run(url: str | None) -> None:
         print(f"tool {name}: {json.dumps(client.tools.get(name).parameters)}")
 
     # Callbacks run on the rtsync-dispatch thread; the tools themselves run on rtsync-tool-N threads.
+    @client.on("response.output_item.added")
+    def on_item_added(ev):
+        phases[ev.item.id] = ev.item.phase
+
     @client.on("response.output_item.done")
     def on_item(ev):
         if ev.item.type == "function_call":
@@ -79,9 +84,10 @@ def run(url: str | None) -> None:
     @client.on("response.text.delta")
     @client.on("response.audio_transcript.delta")
     def on_delta(ev):
-        if ev.response_id not in started:
-            started.append(ev.response_id)
-            print("assistant> ", end="")
+        if printing != [ev.item_id]:  # each message on a line of its own, the preamble marked
+            preamble = phases.get(ev.item_id) == "commentary"
+            print(("\n" if printing else "") + ("assistant (preamble)> " if preamble else "assistant> "), end="")
+            printing[:] = [ev.item_id]
         print(ev.delta, end="", flush=True)
 
     @client.on("response.done")
@@ -108,6 +114,7 @@ def run(url: str | None) -> None:
         for text in TURNS:
             print(f"you> {text}", flush=True)
             turn_over.clear()
+            printing.clear()
             client.create_item(text)
             client.create_response(modalities=["text"])
             if not turn_over.wait(60):

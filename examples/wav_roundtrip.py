@@ -24,10 +24,15 @@ def roundtrip(url: str, wav_in: str, wav_out: str) -> str:
     pcm = resample(samples, rate, 24000) if rate != 24000 else samples
     chunks: list[np.ndarray] = []
     transcript: list[str] = []
+    preamble: list[str] = []  # a reasoning model's "Let me think." before the answer
+    phases: dict[str, str] = {}
     done = threading.Event()
     client = RealtimeClient(url=url)
-    client.on("response.audio.delta", lambda ev: chunks.append(ev.samples))  # rtsync-dispatch thread
-    client.on("response.audio_transcript.delta", lambda ev: transcript.append(ev.delta))
+    # Callbacks run on the rtsync-dispatch thread, in arrival order.
+    client.on("response.output_item.added", lambda ev: phases.__setitem__(ev.item.id, ev.item.phase))
+    client.on("response.audio.delta", lambda ev: chunks.append(ev.samples))  # everything spoken, in order
+    client.on("response.audio_transcript.delta",
+              lambda ev: (preamble if phases.get(ev.item_id) == "commentary" else transcript).append(ev.delta))
     client.on("response.done", lambda ev: done.set())
     with client:
         client.update_session(turn_detection=None, modalities=["audio", "text"])  # manual turn
@@ -39,6 +44,8 @@ def roundtrip(url: str, wav_in: str, wav_out: str) -> str:
             raise SystemExit("no reply within 60 s")
     reply = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
     write_wav(wav_out, reply, 24000)
+    if preamble:
+        print(f"preamble: {''.join(preamble)}")
     return "".join(transcript)
 
 

@@ -30,7 +30,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from rtsync._version import __version__
-from rtsync.client import FunctionCall, RealtimeClient, ReconnectPolicy, Reply, Request
+from rtsync.client import FunctionCall, RealtimeClient, ReconnectPolicy, Reply, ReplyMessage, Request
 from rtsync.conversation import Conversation, ConversationEntry
 from rtsync.errors import (
     AudioError,
@@ -77,6 +77,7 @@ __all__ = [
     "RealtimeError",
     "ReconnectPolicy",
     "Reply",
+    "ReplyMessage",
     "Request",
     "ResponseFailed",
     "ServerError",

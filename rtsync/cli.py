@@ -128,6 +128,42 @@ def _client_for(args: argparse.Namespace, doing: str) -> tuple[Any, Any]:
     return server, RealtimeClient(**client_kw)
 
 
+class _ReplyPrinter:
+    """Streams a reply of ``chat`` (dispatcher thread): each message on its own line,
+    ``assistant> ...``, and a reasoning model's preamble (``phase: "commentary"``) apart from
+    the answer, as ``assistant (preamble)> ...``."""
+
+    def __init__(self) -> None:
+        self._phases: dict[str, str] = {}
+        self._item: Any = None  # the item whose deltas are being printed
+        self._lines = 0  # lines begun in this reply
+
+    def start(self) -> None:
+        """A new reply begins."""
+        self._phases.clear()
+        self._item = None
+        self._lines = 0
+
+    def item_added(self, ev: Any) -> None:
+        item = ev.item
+        phase = getattr(item, "phase", None)
+        if isinstance(getattr(item, "id", None), str) and isinstance(phase, str):
+            self._phases[item.id] = phase
+
+    def delta(self, ev: Any) -> None:
+        if ev.item_id != self._item or not self._lines:
+            self._item = ev.item_id
+            preamble = self._phases.get(ev.item_id) == "commentary"
+            print(("\n" if self._lines else "") + ("assistant (preamble)> " if preamble else "assistant> "), end="")
+            self._lines += 1
+        print(ev.delta, end="", flush=True)
+
+    def end(self) -> None:
+        """The reply ended (``assistant>`` alone when nothing was said)."""
+        print("" if self._lines else "assistant> ", flush=True)
+        self._lines = 0
+
+
 def _cmd_chat(args: argparse.Namespace) -> int:
     from rtsync.errors import RealtimeError
 
@@ -137,11 +173,13 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     reply_done = threading.Event()
     if args.verbose:
         client.on("*", _print_event_line)
-    client.on("response.text.delta", lambda ev: print(ev.delta, end="", flush=True))
-    client.on("response.audio_transcript.delta", lambda ev: print(ev.delta, end="", flush=True))
+    out = _ReplyPrinter()
+    client.on("response.output_item.added", out.item_added)
+    client.on("response.text.delta", out.delta)
+    client.on("response.audio_transcript.delta", out.delta)
 
     def on_done(ev: Any) -> None:
-        print(flush=True)
+        out.end()
         reply_done.set()
 
     def on_error(ev: Any) -> None:
@@ -169,7 +207,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
             if line in ("/quit", "/exit"):
                 break
             reply_done.clear()
-            print("assistant> ", end="", flush=True)
+            out.start()
             try:
                 client.create_item(line)
                 client.create_response(modalities=["text"])
@@ -312,6 +350,8 @@ def _echo_text(voice: Any) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m rtsync``."""
+    from rtsync.client.endpoint import DEFAULT_MODEL
+
     p = argparse.ArgumentParser(prog="python -m rtsync", description="rtsync command line")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="run the local Realtime server", epilog=_FAULT_HELP,
@@ -335,14 +375,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_serve)
     c = sub.add_parser("chat", help="text chat; uses a local server unless OPENAI_API_KEY or --url is set")
     c.add_argument("--url", default=None, help="WebSocket endpoint (default: local server, or OpenAI with a key)")
-    c.add_argument("--model", default="gpt-realtime", help="model id (a *-realtime-preview id speaks beta)")
+    c.add_argument("--model", default=DEFAULT_MODEL,
+                   help=f"model id (default {DEFAULT_MODEL}; a *-realtime-preview id speaks beta)")
     c.add_argument("--verbose", "-v", action="store_true", help="print every event on one line (stderr)")
     c.add_argument("--record", default=None, metavar="FILE",
                    help="record every event to FILE (JSON lines; audio as WAV beside it)")
     c.set_defaults(func=_cmd_chat)
     v = sub.add_parser("voice", help="talk through the microphone and speaker; local server unless a key/--url")
     v.add_argument("--url", default=None, help="WebSocket endpoint (default: local server, or OpenAI with a key)")
-    v.add_argument("--model", default="gpt-realtime", help="model id (a *-realtime-preview id speaks beta)")
+    v.add_argument("--model", default=DEFAULT_MODEL,
+                   help=f"model id (default {DEFAULT_MODEL}; a *-realtime-preview id speaks beta)")
     v.add_argument("--seconds", type=float, default=None, help="stop after this long")
     v.add_argument("--echo-guard", choices=["auto", "aec", "half_duplex", "threshold", "none"], default="auto",
                    help="aec: cancel the speaker's echo (pip install 'rtsync[aec]'; the default where installed); "

@@ -8,7 +8,8 @@ What it keeps:
 
 * the items, ordered by ``previous_item_id`` (an item is inserted right after its previous
   item; ``null`` puts it first; an unknown or absent previous id appends it), not by arrival;
-* per item: text (text deltas or content text), audio transcript, audio samples (int16, from
+* per item: its ``phase`` (a reasoning model's ``commentary`` preamble or ``final_answer``),
+  text (text deltas or content text), audio transcript, audio samples (int16, from
   ``response.audio.delta``), function-call name / call id / arguments, function output, the user
   input-audio transcript (placed by ``item_id`` even when it arrives before the item exists),
   truncation point and an estimate of the transcript that was actually heard;
@@ -75,6 +76,8 @@ class ConversationEntry:
         audio_dropped: the audio was discarded to bound memory (``max_audio_items``).
         previous_item_id: the ``previous_item_id`` the item was created with.
         response_id: the response that produced the item, if any.
+        phase: an assistant message's ``phase``: ``"commentary"`` for a reasoning model's
+            preamble, ``"final_answer"`` for its answer; ``None`` when the server gave none.
     """
 
     id: str
@@ -94,6 +97,7 @@ class ConversationEntry:
     audio_dropped: bool = False
     previous_item_id: str | None = None
     response_id: str | None = None
+    phase: str | None = None
 
     @property
     def audio_ms(self) -> int:
@@ -127,7 +131,7 @@ class _State:
     """Mutable per-item state (only touched under the conversation lock)."""
 
     __slots__ = ("args_done", "arguments", "audio", "audio_dropped", "audio_kept", "audio_total", "call_id", "id",
-                 "input_parts", "input_transcript", "name", "output", "previous_item_id", "response_id",
+                 "input_parts", "input_transcript", "name", "output", "phase", "previous_item_id", "response_id",
                  "role", "status", "text", "transcript", "truncated_at_ms", "type")
 
     def __init__(self, item_id: str) -> None:
@@ -138,6 +142,7 @@ class _State:
         self.name: str | None = None
         self.call_id: str | None = None
         self.output: str | None = None
+        self.phase: str | None = None
         self.arguments = ""
         self.args_done = False
         self.text: dict[int, list[str]] = {}
@@ -156,7 +161,7 @@ class _State:
 
     def update_from_item(self, item: Item, *, replace_text: bool) -> None:
         """Merge a protocol item; content text replaces local text only if ``replace_text`` or none yet."""
-        for attr in ("type", "role", "status", "name", "call_id", "output"):
+        for attr in ("type", "role", "status", "name", "call_id", "output", "phase"):
             v = _str(getattr(item, attr))
             if v is not None:
                 setattr(self, attr, v)
@@ -220,7 +225,7 @@ class _State:
             transcript=_joined(self.transcript), audio=audio, arguments=self.arguments, name=self.name,
             call_id=self.call_id, output=self.output, input_transcript=inp, heard_transcript=self.heard(),
             truncated_at_ms=self.truncated_at_ms, audio_dropped=self.audio_dropped,
-            previous_item_id=self.previous_item_id, response_id=self.response_id,
+            previous_item_id=self.previous_item_id, response_id=self.response_id, phase=self.phase,
         )
 
 
@@ -230,10 +235,13 @@ class Conversation:
     Example::
 
         conv = Conversation(max_audio_items=20)
-        client._dispatcher.add_hook(conv.apply)   # after connect
+        client.on("*", conv.apply)   # every event, on the client's dispatcher thread
         ...
         for entry in conv.items:
-            print(entry.role, entry.text or entry.transcript)
+            print(entry.role, entry.phase or "", entry.text or entry.transcript)
+
+    (A :class:`~rtsync.RealtimeClient` keeps one already: ``client.conversation``, fed before
+    the callbacks of each event.)
 
     Args:
         max_audio_items: keep audio samples only for the most recent N items that have audio
@@ -370,8 +378,9 @@ class Conversation:
         """Readable lines ``"role: text"``, one per item, in order.
 
         Messages show their text, else the heard transcript of a truncated item, else the audio
-        transcript, else the input transcript; function calls show ``name(arguments)``; outputs
-        show the output text.
+        transcript, else the input transcript; a reasoning model's preamble (``phase:
+        "commentary"``) is marked ``assistant (preamble):``; function calls show
+        ``name(arguments)``; outputs show the output text.
         """
         lines: list[str] = []
         for e in self.items:
@@ -382,7 +391,10 @@ class Conversation:
             else:
                 heard = e.heard_transcript if e.truncated_at_ms is not None else None
                 body = e.text or heard or e.transcript or e.input_transcript or ""
-                lines.append(f"{e.role or e.type or 'item'}: {body.strip()}")
+                who = e.role or e.type or "item"
+                if e.phase == "commentary":
+                    who += " (preamble)"
+                lines.append(f"{who}: {body.strip()}")
         return lines
 
     # -- internals (lock held) -----------------------------------------------------------------

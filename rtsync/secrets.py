@@ -57,7 +57,7 @@ def create_client_secret(
         session: the session the secret is for, in the beta vocabulary of
             :meth:`rtsync.RealtimeClient.update_session` (``{"voice": "alloy", "instructions":
             ...}``) or already in GA shape; ``type: "realtime"`` is filled in. Default: a
-            realtime session for ``gpt-realtime``.
+            realtime session for :data:`rtsync.client.DEFAULT_MODEL` (``gpt-realtime-2.1``).
         expires_in: seconds the secret lives (10 to 7200; the server's default is 600).
         base_url: the REST base URL (``https://<resource>.openai.azure.com/openai/v1`` for Azure).
         headers: extra request headers (for Azure, ``{"api-key": key}`` with ``api_key=None``).
@@ -81,7 +81,9 @@ def create_client_secret(
     ga_session = session_to_ga(dict(session or {}))
     ga_session.setdefault("type", "realtime")
     if ga_session["type"] == "realtime":
-        ga_session.setdefault("model", "gpt-realtime")
+        from rtsync.client.endpoint import DEFAULT_MODEL  # a constant only: no client is built here
+
+        ga_session.setdefault("model", DEFAULT_MODEL)
     body: dict[str, Any] = {"session": ga_session}
     if expires_in is not None:
         if not 10 <= expires_in <= 7200:

@@ -24,8 +24,10 @@ Barge-in: on ``input_audio_buffer.speech_started`` (server VAD) or :meth:`VoiceS
 the speaker goes silent within one block, with a short fade. The response is cancelled only
 where the server does not do it itself (with server VAD and ``interrupt_response`` it does;
 ``interrupt()`` and push-to-talk send ``response.cancel``). ``conversation.item.truncate`` is
-sent with ``audio_end_ms`` = the samples of that item actually handed to the device, clamped
-to what was received; nothing is sent when 0 ms were played or the item had finished playing.
+sent for the item actually playing (a response of a reasoning model may hold a preamble item
+and then the answer item, played one after the other), with ``audio_end_ms`` = the samples of
+that item handed to the device, clamped to what was received; nothing is sent when 0 ms of it
+were played or it had finished playing.
 """
 
 from __future__ import annotations
@@ -117,6 +119,8 @@ class VoiceStats:
 
 
 class _ItemPlayback:
+    """Where one assistant audio item sits in the speaker's played stream."""
+
     __slots__ = ("done", "item_id", "received", "start")
 
     def __init__(self, item_id: str, start: int) -> None:
@@ -128,6 +132,10 @@ class _ItemPlayback:
     def played(self, played_total: int) -> int:
         """Samples of this item handed to the device, given the speaker's played position."""
         return max(0, min(played_total - self.start, self.received))
+
+    def finished(self, played_total: int) -> bool:
+        """All of it was received (``response.audio.done``) and handed to the device."""
+        return self.done and played_total - self.start >= self.received
 
 
 class VoiceSession:
@@ -205,8 +213,8 @@ class VoiceSession:
         self.microphone: Microphone | None = None
         self.speaker: Speaker | None = None
         self.stats = VoiceStats()
+        # the items whose audio may still be queued or playing, in the order they were queued
         self._items: dict[str, _ItemPlayback] = {}
-        self._current: _ItemPlayback | None = None
         self._written = 0  # samples accepted by the speaker, in played-stream positions
         self._active_response: str | None = None
         self._muted: set[str] = set()  # responses whose late deltas are dropped after a barge-in
@@ -480,17 +488,34 @@ class VoiceSession:
         with self._lock:
             rec = self._items.get(ev.item_id)
             if rec is None:
+                self._forget_finished(sp.played_samples)
                 rec = self._items[ev.item_id] = _ItemPlayback(ev.item_id, self._written)
-            self._current = rec
             n = sp.write(samples)
             self._written += n
             rec.received += n
             self.stats.received_ms[rec.item_id] = rec.received * 1000 // RATE
 
+    def _forget_finished(self, played_total: int) -> None:
+        """Drop the records of items that finished playing (their played ms go to the stats)."""
+        for item_id, rec in list(self._items.items()):
+            if rec.finished(played_total):
+                self.stats.played_ms[item_id] = rec.played(played_total) * 1000 // RATE
+                del self._items[item_id]
+
+    def _playing(self, played_total: int) -> _ItemPlayback | None:
+        """The item the speaker is in (or waiting in for more audio) at ``played_total``: the
+        last one queued that starts at or before it; ``None`` before the first."""
+        found = None
+        for rec in self._items.values():
+            if rec.start <= played_total and rec.received > 0 and (found is None or rec.start >= found.start):
+                found = rec
+        return found
+
     def _on_audio_done(self, ev: Any) -> None:
-        rec = self._items.get(ev.item_id)
-        if rec is not None:
-            rec.done = True
+        with self._lock:
+            rec = self._items.get(ev.item_id)
+            if rec is not None:
+                rec.done = True
         if self.speaker is not None:
             self.speaker.end_of_stream()
 
@@ -517,7 +542,6 @@ class VoiceSession:
             return
         t0 = time.monotonic()
         with self._lock:
-            rec = self._current
             was_playing = sp.queued_samples > 0
             sp.interrupt(self.fade_ms)
             deadline = t0 + max(0.2, 10 * self.block_ms / 1000)
@@ -527,10 +551,13 @@ class VoiceSession:
                 self.stats.last_barge_in_ms = (time.monotonic() - t0) * 1000
                 self.stats.interrupts += 1
             played_total = sp.played_samples
+            rec = self._playing(played_total)
+            for old in self._items.values():  # the queue was flushed: each item's share is final
+                self.stats.played_ms[old.item_id] = old.played(played_total) * 1000 // RATE
+            self._items.clear()
             self._written = played_total  # the queue is empty now: positions resync
             if self._active_response is not None:
                 self._muted.add(self._active_response)
-            self._current = None
         if cancel and self._active_response is not None:
             try:
                 self.client.cancel_response()
@@ -539,7 +566,6 @@ class VoiceSession:
         if rec is None:
             return
         played = rec.played(played_total)
-        self.stats.played_ms[rec.item_id] = played * 1000 // RATE
         if rec.done and played >= rec.received:
             return  # it had finished playing: nothing to truncate
         audio_end_ms = played * 1000 // RATE

@@ -78,6 +78,26 @@ def no_thread_leak() -> Iterator[None]:
     assert not leaked, f"threads left alive: {[t.name for t in leaked]}"
 
 
+#: A current model without reasoning. The client's default (``gpt-realtime-2.1``) is a reasoning
+#: model, which the local server answers with a preamble message before the answer; the tests
+#: written for its one-message replies (``You said: T``) get this model as the default of the
+#: clients they make in-process. A module that sets ``USES_DEFAULT_MODEL = True`` (the reasoning
+#: tests) keeps the real default. Subprocesses (examples, CLI, README snippets) always do.
+SINGLE_MESSAGE_MODEL = "gpt-realtime-1.5"
+
+
+@pytest.fixture(autouse=True)
+def single_message_model(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make :data:`SINGLE_MESSAGE_MODEL` the default ``model`` of ``RealtimeClient`` (see there)."""
+    if getattr(request.module, "USES_DEFAULT_MODEL", False):
+        return
+    from rtsync.client import RealtimeClient
+
+    defaults = RealtimeClient.__init__.__defaults__ or ()
+    if defaults:
+        monkeypatch.setattr(RealtimeClient.__init__, "__defaults__", (SINGLE_MESSAGE_MODEL, *defaults[1:]))
+
+
 @pytest.fixture
 def local_server() -> Iterator[object]:
     """A LocalServer on a free loopback port, stopped (and its threads joined) afterwards."""

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import pytest
 
 from rtsync import RealtimeClient
-from rtsync.client import choose_dialect
+from rtsync.client import DEFAULT_MODEL, choose_dialect
 from rtsync.errors import AuthenticationError, BetaShapeDisabledError
 from rtsync.secrets import create_client_secret
 from rtsync.server import LocalServer
@@ -26,6 +26,9 @@ PREVIEW = "gpt-4o-realtime-preview-2024-10-01"
 @pytest.mark.parametrize(("model", "url", "expected"), [
     ("gpt-realtime", "wss://api.openai.com/v1/realtime", "ga"),
     ("gpt-realtime-2025-08-28", "wss://api.openai.com/v1/realtime", "ga"),
+    ("gpt-realtime-2.1", "wss://api.openai.com/v1/realtime", "ga"),
+    ("gpt-realtime-2", "wss://api.openai.com/v1/realtime", "ga"),
+    ("gpt-realtime-2.1-mini", "wss://api.openai.com/v1/realtime", "ga"),
     (PREVIEW, "wss://api.openai.com/v1/realtime", "beta"),
     ("gpt-4o-mini-realtime-preview", "wss://api.openai.com/v1/realtime", "beta"),
     (None, "wss://r.openai.azure.com/openai/realtime?api-version=2025-04-01-preview&deployment=d", "beta"),
@@ -33,6 +36,7 @@ PREVIEW = "gpt-4o-realtime-preview-2024-10-01"
 ])
 def test_auto_choice(model: str | None, url: str, expected: str) -> None:
     assert choose_dialect(model, url) == expected
+
 
 
 @pytest.mark.parametrize(("server_dialect", "client_dialect"),
@@ -191,7 +195,8 @@ def test_client_secret_request_shape(secrets_server: str) -> None:
     assert path == "/v1/realtime/client_secrets"
     assert body["expires_after"] == {"anchor": "created_at", "seconds": 120}
     s = body["session"]
-    assert s["type"] == "realtime" and s["model"] == "gpt-realtime" and s["instructions"] == "Hi"
+    # the default model is the client's (issue 14: the newest current model, not gpt-realtime)
+    assert s["type"] == "realtime" and s["model"] == DEFAULT_MODEL == "gpt-realtime-2.1" and s["instructions"] == "Hi"
     assert s["audio"]["output"]["voice"] == "alloy" and s["output_modalities"] == ["audio"]  # GA: audio + transcript
     assert "OpenAI-Beta" not in headers
 

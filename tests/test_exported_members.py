@@ -234,9 +234,7 @@ PRIVATE_USE = re.compile(r"\b(?!self\.|cls\.)\w+\._[a-zA-Z]\w*|:\w+:`~?(?:[\w.]*
 
 #: Uses of a private attribute still in a public docstring today, as (file, text); each is to be
 #: replaced by the public path by whoever next changes that file.
-PENDING_PRIVATE_USE: set[tuple[str, str]] = {
-    ("rtsync/conversation.py", "client._dispatcher"),
-}
+PENDING_PRIVATE_USE: set[tuple[str, str]] = set()
 
 
 def _public_docstrings() -> list[tuple[str, str]]:

@@ -7,7 +7,8 @@
   book that matches each server answer to its request;
 * :mod:`rtsync.client.tooling` — ``client.tools``, ``add_tool``, ``@client.tool``,
   ``remove_tool`` (wiring :mod:`rtsync.tools` to the client);
-* :mod:`rtsync.client.replies` — :class:`Reply`, :class:`FunctionCall` and the collector that
+* :mod:`rtsync.client.replies` — :class:`Reply` (with a :class:`ReplyMessage` per output
+  message), :class:`FunctionCall` and the collector that
   gathers a response for ``ask``;
 * :mod:`rtsync.client.responses` — the response queue (one response at a time);
 * :mod:`rtsync.client.reconnect` — :class:`ReconnectPolicy` and the reconnection/renewal
@@ -32,7 +33,7 @@ from __future__ import annotations
 from rtsync.client.core import RealtimeClient
 from rtsync.client.endpoint import DEFAULT_MODEL, DEFAULT_URL, DIALECTS, choose_dialect
 from rtsync.client.reconnect import FATAL_ERROR_CODES, ReconnectPolicy
-from rtsync.client.replies import BENIGN_ERROR_CODES, FunctionCall, Reply
+from rtsync.client.replies import BENIGN_ERROR_CODES, FunctionCall, Reply, ReplyMessage
 from rtsync.client.requests import Request
 from rtsync.client.state import State
 
@@ -46,6 +47,7 @@ __all__ = [
     "RealtimeClient",
     "ReconnectPolicy",
     "Reply",
+    "ReplyMessage",
     "Request",
     "State",
     "choose_dialect",

@@ -610,7 +610,13 @@ class RealtimeClient(SendersMixin, ToolsMixin, _ReconnectMixin):
         """Send a user message and ``response.create``, wait for ``response.done``, return the reply.
 
         Text-only output is requested unless ``modalities`` is given. Other keyword arguments
-        are ``response.create`` options (``instructions``, ``voice``, ``metadata``, ...).
+        are ``response.create`` options (``instructions``, ``voice``, ``metadata``,
+        ``reasoning={"effort": "high"}``, ``parallel_tool_calls``...; see
+        :meth:`create_response`).
+
+        A reasoning model may answer with a preamble message (``phase: "commentary"``) before
+        the answer: ``reply.text``/``reply.transcript`` hold the answer, ``reply.preamble`` the
+        preamble and ``reply.messages`` each message (see :class:`~rtsync.client.Reply`).
 
         Raises:
             ServerError: the server answered one of these requests with an ``error``.

@@ -24,7 +24,10 @@ __all__ = [
     "session_dialect",
 ]
 
-DEFAULT_MODEL = "gpt-realtime"
+#: The model a client (and ``python -m rtsync chat``/``voice``, and :func:`rtsync.create_client_secret`)
+#: asks for when none is given: the newest current conversation model. ``gpt-realtime``,
+#: ``gpt-realtime-2025-08-28`` and the ``gpt-realtime-mini`` models shut down on 2027-01-20.
+DEFAULT_MODEL = "gpt-realtime-2.1"
 DEFAULT_URL = "wss://api.openai.com/v1/realtime"
 #: The values ``RealtimeClient(dialect=...)`` accepts.
 DIALECTS = ("auto", "beta", "ga")
@@ -115,3 +118,16 @@ def _client_to_ga() -> Callable[[dict[str, Any]], dict[str, Any]]:
 
         _TO_GA = fn
     return _TO_GA
+
+
+_TO_BETA: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # loaded with the first beta send
+
+
+def _client_to_beta() -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """:func:`rtsync.events.dialect.client_to_beta` (GA-only fields left out), imported on first use."""
+    global _TO_BETA
+    if _TO_BETA is None:
+        from rtsync.events.dialect.to_beta import client_to_beta as fn
+
+        _TO_BETA = fn
+    return _TO_BETA

@@ -23,7 +23,18 @@ from rtsync.events.models import Item, Response, Usage
 if TYPE_CHECKING:
     from rtsync.client.requests import Request
 
-__all__ = ["BENIGN_ERROR_CODES", "FunctionCall", "Reply", "ReplyCollector", "reply_from", "server_error"]
+__all__ = [
+    "BENIGN_ERROR_CODES",
+    "FunctionCall",
+    "Reply",
+    "ReplyCollector",
+    "ReplyMessage",
+    "reply_from",
+    "server_error",
+]
+
+#: The ``phase`` of a preamble message (reasoning models); the answer's is ``"final_answer"``.
+_COMMENTARY = "commentary"
 
 
 @attrs.define(kw_only=True)
@@ -48,13 +59,49 @@ class FunctionCall:
 
 
 @attrs.define(kw_only=True)
+class ReplyMessage:
+    """One output message of a response (a reasoning model's preamble, or an answer).
+
+    Attributes:
+        item_id: the conversation item of the message.
+        phase: ``"commentary"`` (a preamble), ``"final_answer"``, or ``None`` when the server
+            gave none (models without reasoning).
+        text: its text output (its ``response.text.delta``, joined).
+        transcript: the transcript of its audio.
+        audio: its audio as pcm16 samples (int16 numpy array), or ``None``.
+    """
+
+    item_id: str
+    phase: str | None = None
+    text: str = ""
+    transcript: str = ""
+    audio: Any = None
+
+    @property
+    def is_preamble(self) -> bool:
+        """True for a ``commentary`` message."""
+        return self.phase == _COMMENTARY
+
+
+@attrs.define(kw_only=True)
 class Reply:
     """What :meth:`RealtimeClient.ask` returns: one finished response, gathered.
 
+    A reasoning model (``gpt-realtime-2*``) may answer with several messages in one response: a
+    short preamble (``phase: "commentary"``, "Let me check.") and then the answer (``phase:
+    "final_answer"``). ``text`` and ``transcript`` hold the answer, ``preamble`` the preamble,
+    ``messages`` each message apart, and ``audio`` everything spoken, in order.
+
     Attributes:
-        text: the text output (concatenated ``response.text.delta``).
-        transcript: the transcript of the audio output.
-        audio: the audio output as pcm16 samples (int16 numpy array; empty if none).
+        text: the answer's text output: the text of every message whose phase is not
+            ``commentary``, joined.
+        transcript: the transcript of the answer's audio (messages whose phase is not
+            ``commentary``).
+        preamble: the text (or, for audio, the transcript) of the ``commentary`` messages;
+            ``""`` when there is none.
+        messages: every output message, in output order (:class:`ReplyMessage`).
+        audio: all the audio output as pcm16 samples (int16 numpy array; ``None`` if none),
+            preamble and answer in the order they were spoken.
         function_calls: the function calls in the response, in output order.
         usage: token usage from ``response.done``.
         status: ``completed``, ``cancelled``, ``incomplete`` or ``failed``.
@@ -65,6 +112,8 @@ class Reply:
 
     text: str = ""
     transcript: str = ""
+    preamble: str = ""
+    messages: list[ReplyMessage] = attrs.field(factory=list)
     audio: Any = None
     function_calls: list[FunctionCall] = attrs.field(factory=list)
     usage: Usage | None = None
@@ -75,6 +124,28 @@ class Reply:
 
     def __str__(self) -> str:
         return self.text or self.transcript
+
+
+class _Gathered:
+    """The deltas of one output item (dispatcher thread only)."""
+
+    __slots__ = ("audio", "phase", "text", "transcript")
+
+    def __init__(self) -> None:
+        self.phase: str | None = None
+        self.text: list[str] = []
+        self.transcript: list[str] = []
+        self.audio: list[str] = []
+
+
+def _samples(chunks: list[str]) -> Any:
+    """base64 pcm16 chunks as one int16 array (``None`` for no chunks)."""
+    if not chunks:
+        return None
+    import numpy as np
+
+    raw = b"".join(base64.b64decode(a) for a in chunks if isinstance(a, str))
+    return np.frombuffer(raw[: len(raw) // 2 * 2], dtype="<i2")
 
 
 class ReplyCollector:
@@ -94,9 +165,8 @@ class ReplyCollector:
         self.dispatcher: Any = None
         self.seq = 0  # delivery number of the response.done
         self.response_id: str | None = None
-        self.text: list[str] = []
-        self.transcript: list[str] = []
-        self.audio: list[str] = []
+        self.parts: dict[str, _Gathered] = {}  # per output item, in order of first appearance
+        self.audio: list[str] = []  # every audio delta of the response, in arrival order
         self.done = threading.Event()
         self.error: BaseException | None = None
         self.final: se.ResponseDone | None = None
@@ -117,20 +187,34 @@ class ReplyCollector:
         if rid is not None:
             if rid != self.response_id:  # (first sight, or a response wrongly taken for ours)
                 self.response_id = rid
-                self.text, self.transcript, self.audio = [], [], []
+                self.parts, self.audio = {}, []
             if getattr(ev, "response_id", None) == rid:
                 t = ev.type
                 if t == "response.text.delta":
-                    self.text.append(ev.delta)  # type: ignore[attr-defined]
+                    self._part(ev.item_id).text.append(ev.delta)  # type: ignore[attr-defined]
                 elif t == "response.audio_transcript.delta":
-                    self.transcript.append(ev.delta)  # type: ignore[attr-defined]
+                    self._part(ev.item_id).transcript.append(ev.delta)  # type: ignore[attr-defined]
                 elif t == "response.audio.delta":
+                    self._part(ev.item_id).audio.append(ev.delta)  # type: ignore[attr-defined]
                     self.audio.append(ev.delta)  # type: ignore[attr-defined]
+                elif t == "response.output_item.added" or t == "response.output_item.done":
+                    item = getattr(ev, "item", None)
+                    if isinstance(item, Item) and item.type == "message" and isinstance(item.id, str):
+                        part = self._part(item.id)
+                        if isinstance(item.phase, str):
+                            part.phase = item.phase
                 return
         t = ev.type
         if t == "response.done" or t == "error" or t == "rtsync.close" or t == "rtsync.disconnected":
             with self._lock:
                 self._check_locked()
+
+    def _part(self, item_id: Any) -> _Gathered:
+        key = item_id if isinstance(item_id, str) else ""
+        part = self.parts.get(key)
+        if part is None:
+            part = self.parts[key] = _Gathered()
+        return part
 
     def _check_locked(self) -> None:
         if self.done.is_set():
@@ -174,27 +258,26 @@ def reply_from(c: ReplyCollector, raise_on_incomplete: bool) -> Reply:
     resp = c.final.response
     calls: list[FunctionCall] = []
     item_ids: list[str] = []
-    text = "".join(c.text)
-    transcript = "".join(c.transcript)
+    done_items: dict[str, Item] = {}
     if isinstance(resp, Response) and isinstance(resp.output, list):
         for item in resp.output:
             if not isinstance(item, Item):
                 continue
             if isinstance(item.id, str):
                 item_ids.append(item.id)
+                if item.type == "message":
+                    done_items[item.id] = item
             if item.type == "function_call":
                 calls.append(FunctionCall(name=str(item.name or ""), call_id=str(item.call_id or ""),
                                           arguments=item.arguments if isinstance(item.arguments, str) else "",
                                           item_id=str(item.id or "")))
-    audio: Any = None
-    if c.audio:
-        import numpy as np
-
-        raw = b"".join(base64.b64decode(a) for a in c.audio if isinstance(a, str))
-        audio = np.frombuffer(raw[: len(raw) // 2 * 2], dtype="<i2")
+    messages = _messages(c.parts, done_items, item_ids)
+    answer = [m for m in messages if m.phase != _COMMENTARY]
     status = resp.status if isinstance(resp, Response) and isinstance(resp.status, str) else ""
     reply = Reply(
-        text=text, transcript=transcript, audio=audio, function_calls=calls,
+        text="".join(m.text for m in answer), transcript="".join(m.transcript for m in answer),
+        preamble="".join(m.text or m.transcript for m in messages if m.phase == _COMMENTARY),
+        messages=messages, audio=_samples(c.audio), function_calls=calls,
         usage=resp.usage if isinstance(resp, Response) and isinstance(resp.usage, Usage) else None,
         status=status, response=resp if isinstance(resp, Response) else None,
         response_id=c.response_id or "", item_ids=item_ids,
@@ -208,3 +291,27 @@ def reply_from(c: ReplyCollector, raise_on_incomplete: bool) -> Reply:
             or getattr(details, "reason", None),
         )
     return reply
+
+
+def _messages(parts: dict[str, _Gathered], done: dict[str, Item], order: list[str]) -> list[ReplyMessage]:
+    """The output messages: those of ``response.done`` in output order, then any other item
+    that streamed text or audio (a response cut short); deltas first, the final item's content
+    where no delta came."""
+    ids = [i for i in order if i in done] + [i for i in parts if i not in done]
+    out = []
+    for item_id in ids:
+        part = parts.get(item_id) or _Gathered()
+        item = done.get(item_id)
+        phase = item.phase if item is not None and isinstance(item.phase, str) else part.phase
+        text = "".join(part.text)
+        transcript = "".join(part.transcript)
+        if item is not None and not part.text and not part.transcript and isinstance(item.content, list):
+            for p in item.content:
+                p_text, p_transcript = getattr(p, "text", None), getattr(p, "transcript", None)
+                if isinstance(p_text, str):
+                    text += p_text
+                elif isinstance(p_transcript, str):
+                    transcript += p_transcript
+        out.append(ReplyMessage(item_id=item_id, phase=phase, text=text, transcript=transcript,
+                                audio=_samples(part.audio)))
+    return out

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import attrs
 
-from rtsync.client.endpoint import _client_to_ga
+from rtsync.client.endpoint import _client_to_beta, _client_to_ga
 from rtsync.client.requests import ANSWERS, Request, RequestBook, _item_id_of, _unanswered
 from rtsync.client.state import State
 from rtsync.errors import ClosedError
@@ -99,7 +99,7 @@ class SendersMixin:
         """Put one client event on the wire (the state was checked)."""
         if payload.get("type") == "session.update" and isinstance(payload.get("session"), dict):
             self._session_config.update(payload["session"])
-        wire = payload if self.dialect == "beta" else _client_to_ga()(payload)
+        wire = _client_to_beta()(payload) if self.dialect == "beta" else _client_to_ga()(payload)
         text = json.dumps(wire, separators=(",", ":"), ensure_ascii=False)
         d = self._dispatcher
         if d is not None:
@@ -164,6 +164,23 @@ class SendersMixin:
 
     def update_session(self, session: Session | dict[str, Any] | None = None, **fields: Any) -> Request:
         """Send ``session.update`` with ``session`` and/or keyword fields (e.g. ``voice="alloy"``).
+
+        The fields are those of :class:`~rtsync.events.models.Session`, in rtsync's (beta)
+        vocabulary; the GA wire shape is made for you. Those of today's service too:
+
+        * ``reasoning={"effort": "minimal"|"low"|"medium"|"high"|"xhigh"}`` and
+          ``parallel_tool_calls=True/False`` (reasoning models, ``gpt-realtime-2*``);
+        * ``voice="marin"`` or a custom voice ``voice={"id": "voice_..."}``;
+        * ``input_audio_noise_reduction={"type": "near_field"|"far_field", "strength": 0.8}``;
+        * ``input_audio_transcription={"model": ..., "language": ..., "prompt": ..., "delay":
+          ..., "keywords": [...], "languages": [...]}``;
+        * ``turn_detection={"type": "server_vad", ..., "idle_timeout_ms": 6000}``;
+        * ``truncation="auto"|"disabled"|{...}``, ``prompt={"id": ...}``, ``tracing="auto"|{...}``.
+
+        On a beta connection the fields that protocol has no place for (``reasoning``,
+        ``parallel_tool_calls``, ``truncation``, ``prompt``, a custom voice object, ``strength``,
+        ``delay``/``keywords``/``languages``, ``idle_timeout_ms``) are left out, each with one
+        :class:`~rtsync.events.dialect.DroppedFieldWarning`; on GA, ``temperature`` is.
 
         Returns:
             The request; its ``wait()`` returns ``session.updated`` or raises ``ServerError``
@@ -235,6 +252,13 @@ class SendersMixin:
     def create_response(self, response: ResponseCreateParams | dict[str, Any] | None = None,
                         **params: Any) -> Request:
         """Send ``response.create``; ``response`` and/or keyword params override session settings.
+
+        The params are those of :class:`~rtsync.events.models.ResponseCreateParams`:
+        ``modalities``, ``instructions``, ``voice`` (a name or ``{"id": ...}``), ``tools``,
+        ``tool_choice``, ``metadata``, ``conversation="none"`` (out of band), ``input`` (items,
+        or references ``{"type": "item_reference", "id": ...}`` to items of the conversation),
+        and for reasoning models ``reasoning={"effort": ...}`` and ``parallel_tool_calls``
+        (left out, with a one-time warning, on a beta connection).
 
         While a response of the default conversation runs, the request is queued and sent after
         its ``response.done`` (see :attr:`response_active`).

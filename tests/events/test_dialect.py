@@ -545,10 +545,10 @@ def test_check_ga_client_event_reports_beta_shapes() -> None:
 
 def test_the_dialect_package_reexports_its_modules() -> None:
     import rtsync.events.dialect as dialect
-    from rtsync.events.dialect import client_events, drops, server_events, shapes
+    from rtsync.events.dialect import client_events, drops, server_events, shapes, to_beta
 
     names: list[str] = []
-    for module in (shapes, client_events, server_events, drops):
+    for module in (shapes, client_events, server_events, drops, to_beta):
         names += module.__all__
         for name in module.__all__:
             assert getattr(dialect, name) is getattr(module, name), name

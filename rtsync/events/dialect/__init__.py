@@ -20,6 +20,9 @@ Modules (every name below is importable from this package):
         server events, both directions (:func:`event_from_ga`, :func:`server_to_ga`, ...).
     :mod:`~rtsync.events.dialect.drops`
         the one-time :class:`DroppedFieldWarning` for fields with no GA equivalent.
+    :mod:`~rtsync.events.dialect.to_beta`
+        :func:`client_to_beta`: what a beta connection sends (GA-only fields of rtsync's API
+        such as ``reasoning`` or a custom voice object left out, with the same warning).
 
 Client side (what a client sends / receives):
     :func:`client_to_ga`
@@ -91,12 +94,14 @@ from rtsync.events.dialect.shapes import (
     session_from_ga,
     session_to_ga,
 )
+from rtsync.events.dialect.to_beta import client_to_beta
 
 __all__ = [
     "GA_ONLY_SESSION_FIELDS",
     "GA_TO_BETA_NAMES",
     "DroppedFieldWarning",
     "client_from_ga",
+    "client_to_beta",
     "client_to_ga",
     "event_from_ga",
     "format_from_ga",
