@@ -92,7 +92,7 @@ class _WebRtcBackend:
         except ImportError as exc:
             raise ImportError(f"echo cancellation needs the livekit package: {_AEC_HINT}") from exc
         n = rate // 100
-        self._apm = rtc.AudioProcessingModule(echo_cancellation=True, high_pass_filter=True,
+        self._apm: Any = rtc.AudioProcessingModule(echo_cancellation=True, high_pass_filter=True,
                                               noise_suppression=False, auto_gain_control=False)
         if delay_ms is not None:
             self._apm.set_stream_delay_ms(int(delay_ms))
