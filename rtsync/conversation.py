@@ -270,6 +270,7 @@ class Conversation:
         self._rate_limits: list[RateLimit] = []
         self._handlers: dict[str, Callable[[Any], None]] = {
             "conversation.item.created": self._on_created,
+            "conversation.item.done": self._on_item_done,
             "conversation.item.deleted": self._on_deleted,
             "conversation.item.truncated": self._on_truncated,
             "conversation.item.input_audio_transcription.delta": self._on_input_delta,
@@ -427,6 +428,14 @@ class Conversation:
             self._order.insert(pos, item_id)
             self._items[item_id] = st
         st.update_from_item(item, replace_text=False)
+
+    def _on_item_done(self, ev: Any) -> None:
+        # GA: an item's final state. Normally its conversation.item.added came first; a server
+        # that sends only conversation.item.done (some do) still gets the item placed.
+        item = ev.item
+        if isinstance(item, Item) and isinstance(item.id, str):
+            if item.id not in self._items and item.id not in self._deleted:
+                self._on_created(ev)
 
     def _on_deleted(self, ev: Any) -> None:
         item_id = ev.item_id

@@ -425,3 +425,26 @@ def test_audio_bound_in_seconds() -> None:
     got = {e.id: e for e in conv.items}
     assert got["c"].audio is None and got["c"].audio_dropped
     assert got["b"].audio is None  # dropped first, being older
+
+
+def test_an_item_announced_only_by_conversation_item_done_is_placed() -> None:
+    # Some GA servers send no conversation.item.added for the assistant's item, only
+    # conversation.item.done (seen with @copilotkit/aimock 1.43.0): the item still takes its place.
+    def ga(frame: dict[str, Any]) -> Any:
+        return parse_event(frame, dialect="ga")
+
+    conv = Conversation()
+    conv.apply(created("u1", None, text="hi"))
+    item = {"id": "a1", "type": "message", "status": "in_progress", "role": "assistant", "content": []}
+    conv.apply(ga({"type": "response.output_item.added", "response_id": "r1", "output_index": 0, "item": item}))
+    conv.apply(ga({"type": "response.output_text.delta", "response_id": "r1", "item_id": "a1", "output_index": 0,
+                   "content_index": 0, "delta": "Hello"}))
+    done = {**item, "status": "completed", "content": [{"type": "output_text", "text": "Hello"}]}
+    conv.apply(ga({"type": "conversation.item.done", "previous_item_id": "u1", "item": done}))
+    assert conv.item_ids == ["u1", "a1"]
+    assert conv.transcript() == ["user: hi", "assistant: Hello"]
+    # a later conversation.item.done of a known item changes nothing; a deleted item stays deleted
+    conv.apply(ga({"type": "conversation.item.done", "previous_item_id": "u1", "item": done}))
+    conv.apply(ev("conversation.item.deleted", item_id="a1"))
+    conv.apply(ga({"type": "conversation.item.done", "previous_item_id": "u1", "item": done}))
+    assert conv.item_ids == ["u1"]

@@ -110,8 +110,8 @@ def test_text_reply(aimock: str) -> None:
         reply = client.ask("hello there", timeout=15)
     assert reply.text == "Hi from aimock."
     assert reply.status == "completed"
-    first = client.conversation.items[0]
-    assert (first.role, first.text) == ("user", "hello there")
+    items = client.conversation.items
+    assert [(i.role, i.text) for i in items] == [("user", "hello there"), ("assistant", "Hi from aimock.")]
 
 
 def test_tool_round_trip(aimock: str) -> None:
