@@ -298,7 +298,13 @@ def _cmd_voice(args: argparse.Namespace) -> int:
         client.on("*", lambda ev: say(_event_line(ev), file=sys.stderr))
     client.on("input_audio_buffer.speech_started", lambda ev: say("[you are speaking]"))
     client.on("input_audio_buffer.speech_stopped", lambda ev: say("[you stopped]"))
-    client.on("response.audio_transcript.done", lambda ev: say(f"assistant: {ev.transcript}"))
+
+    def said(ev: Any) -> None:  # a reasoning model's preamble apart from the answer, as in chat
+        entry = client.conversation.get(ev.item_id)
+        who = "assistant (preamble)" if entry is not None and entry.phase == "commentary" else "assistant"
+        say(f"{who}: {ev.transcript}")
+
+    client.on("response.audio_transcript.done", said)
     try:
         with client, VoiceSession(client, echo_guard=args.echo_guard) as voice:
             voice_ref.append(voice)

@@ -97,6 +97,8 @@ def test_voice_cli_draws_no_status_line_on_a_pipe(virtual_audio):
     assert "\r" not in proc.stderr and "\x1b" not in proc.stderr
     assert not STATUS.search(proc.stdout) and "mic [" not in proc.stdout
     assert "[you are speaking]" in proc.stdout and "assistant: I heard" in proc.stdout
+    # the default model reasons: its preamble is shown apart from the answer, and before it
+    assert proc.stdout.index("assistant (preamble): Let me think.") < proc.stdout.index("assistant: I heard")
     # --verbose: every event on one line, audio payloads cut short.
     deltas = [line for line in proc.stderr.splitlines() if '"type": "response.audio.delta"' in line]
     assert deltas, proc.stderr[-2000:]
