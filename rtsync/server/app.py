@@ -590,15 +590,18 @@ def run_until_interrupted(server: LocalServer, announce: str | None = None) -> N
         announce: a line to print once both signals are handled, so that whoever reads it (a
             user, a script waiting for the URL) may stop the server from then on.
     """
-    stop = threading.Event()
+    # The handler only records the signal: it runs on the main thread between two bytecodes,
+    # possibly while that thread holds a lock inside threading.Event.wait, so setting an Event
+    # from it can deadlock (seen once: serve hung on SIGTERM during a full test run).
+    signals: list[int] = []
     previous: Any = None
     if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+        previous = signal.signal(signal.SIGTERM, lambda signum, frame: signals.append(signum))
     try:
         if announce is not None:
             print(announce, flush=True)
-        while not stop.wait(0.5):
-            pass
+        while not signals:
+            time.sleep(0.2)
     except KeyboardInterrupt:
         pass
     finally:
