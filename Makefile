@@ -110,11 +110,11 @@ docs: $(STAMP)
 
 # The floors job: a separate virtual environment with exactly the lowest version of every
 # install_requires entry and of the [audio] extra (PyAudio is built from its sdist, hence the
-# packages step), and the floors of the test runners the suite runs with (pytest,
-# pytest-timeout, hypothesis). The other [dev] tools are not pinned: ruff and mypy judge the code
-# (their findings differ between versions, and `make lint` uses the newest), pdoc and build
-# make artifacts, and the openai SDK only feeds a test that skips without its GA types; none
-# of them is imported by rtsync or by the fast tests run here. rtsync goes in with --no-deps, so
+# packages step), and the floors of what the fast tests import besides rtsync: the test runners
+# (pytest, pytest-timeout, hypothesis) and the openai SDK, whose types judge our frames. The
+# other [dev] tools are not pinned: ruff and mypy judge the code (their findings differ between
+# versions, and `make lint` uses the newest), pdoc and build make artifacts; neither rtsync nor
+# the fast tests import them. rtsync goes in with --no-deps, so
 # nothing newer slips in; `pip check` then confirms the pins satisfy what setup.cfg declares.
 # The [aec] extra is not pinned here: its floor, livekit 1.2.0, requires numpy>=1.26, above our
 # numpy floor, so the two floors cannot be installed together; whoever installs [aec] gets
@@ -123,7 +123,7 @@ docs: $(STAMP)
 # wheel for 3.12 and later.
 VENV_FLOORS  ?= .venv-floors
 FLOORS_STAMP := $(VENV_FLOORS)/.installed-floors
-FLOORS_DEV   := pytest pytest-timeout hypothesis
+FLOORS_DEV   := pytest pytest-timeout hypothesis openai
 
 $(FLOORS_STAMP): pyproject.toml setup.cfg setup.py .ci/floors.py
 	@$(MAKE) --no-print-directory sysdeps SYSDEPS=base

@@ -66,7 +66,10 @@ class RecordingRelay:
                         self._record("in", message)
                         client.send(message)
                 except ConnectionClosed:
-                    client.close(server.close_code or 1000, server.close_reason or "")
+                    # websockets 13-14 keep the close code on the protocol object only
+                    code = getattr(server, "close_code", None) or server.protocol.close_code
+                    reason = getattr(server, "close_reason", None) or server.protocol.close_reason
+                    client.close(code or 1000, reason or "")
 
             reader = threading.Thread(target=pump_in, name="judge-relay-in", daemon=True)
             reader.start()
