@@ -85,6 +85,18 @@ class HandlerRegistry:
         with self._lock:
             self._store(key, (*self._current(key), h))
 
+    def register(self, event: str | type[Event], fn: Callback | None = None, once: bool = False) -> Any:
+        """``on``/``once`` for a facade: register ``fn`` for an event type, class or ``"*"`` and
+        return it, or, without ``fn``, return a decorator that does so."""
+        key = event_key(event)
+        if fn is None:
+            def deco(f: Callback) -> Callback:
+                self.add(key, f, once)
+                return f
+            return deco
+        self.add(key, fn, once)
+        return fn
+
     def _current(self, key: str) -> tuple[_Handler, ...]:
         return self._all if key == "*" else self._by_key.get(key, ())
 

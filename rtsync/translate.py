@@ -257,25 +257,11 @@ class Translator:
         :meth:`dispatch_pending`), one event at a time, in arrival order. May be called before
         :meth:`connect`.
         """
-        key = event_key(event)
-        if fn is None:
-            def deco(f: F) -> F:
-                self._registry.add(key, f)
-                return f
-            return deco
-        self._registry.add(key, fn)
-        return fn
+        return self._registry.register(event, fn)
 
     def once(self, event: str | type[Event], fn: Callable[..., Any] | None = None) -> Any:
         """Like :meth:`on`, for one call only. Called on: the same thread as :meth:`on` callbacks."""
-        key = event_key(event)
-        if fn is None:
-            def deco(f: F) -> F:
-                self._registry.add(key, f, once=True)
-                return f
-            return deco
-        self._registry.add(key, fn, once=True)
-        return fn
+        return self._registry.register(event, fn, once=True)
 
     def off(self, event: str | type[Event], fn: Callable[..., Any] | None = None) -> int:
         """Unregister ``fn`` (every callback when ``None``) for ``event``; return how many went."""

@@ -503,14 +503,7 @@ class RealtimeClient(SendersMixin, ToolsMixin, _ReconnectMixin):
         :meth:`dispatch_pending` with ``dispatch="pump"``), one event at a time, in arrival
         order. A callback that raises is logged and reported as ``rtsync.callback_error``.
         """
-        key = event_key(event)
-        if fn is None:
-            def deco(f: F) -> F:
-                self._registry.add(key, f)
-                return f
-            return deco
-        self._registry.add(key, fn)
-        return fn
+        return self._registry.register(event, fn)
 
     @overload
     def once(self, event: str | type[Event], fn: None = None) -> Callable[[F], F]: ...
@@ -522,14 +515,7 @@ class RealtimeClient(SendersMixin, ToolsMixin, _ReconnectMixin):
 
         Called on: the same thread as :meth:`on` callbacks.
         """
-        key = event_key(event)
-        if fn is None:
-            def deco(f: F) -> F:
-                self._registry.add(key, f, once=True)
-                return f
-            return deco
-        self._registry.add(key, fn, once=True)
-        return fn
+        return self._registry.register(event, fn, once=True)
 
     def off(self, event: str | type[Event], fn: Callable[..., Any] | None = None) -> int:
         """Unregister ``fn`` (or every callback, when ``fn`` is None) for ``event``.
