@@ -116,6 +116,12 @@ class _WebRtcBackend:
 register_backend("webrtc", _WebRtcBackend)
 
 
+_GATE_DB = 10.0  # the guard's fast ERLE under which, with no delay known yet, a user is talking
+_ENV_FRAMES = 256  # 2.56 s of frame levels
+_MAX_LAG = 50  # the longest echo delay the guard looks for, in 10 ms frames
+_WINDOW = 150  # frames the delay is matched over
+
+
 def _db(p: float) -> float:
     return 10.0 * math.log10(p) if p > 0 else -math.inf
 
@@ -196,12 +202,21 @@ class EchoCanceller:
         self._idle = True
         self._gate_mic = 1.0
         self._gate_out = 0.0
-        self._gate_ratio = 10 ** (guard_min_erle_db / 10)
+        self._gate_ratio = 10 ** (_GATE_DB / 10)
         self._near_end_frames = 0
         self._relearning = False
         self._ref_env = 0.0  # the loudest reference frame of the last 320 ms (covers the echo delay)
         self._ref_hist = np.zeros(32)
         self._erl = 1.0  # echo power / reference power, learnt from frames the canceller removed
+        # The echo's delay in frames, found by matching the microphone's level envelope against
+        # the reference's (None until the room has shown one); the guard then predicts each
+        # frame's echo from the reference frames that made it, not from the last 320 ms.
+        self._env_ref = np.full(_ENV_FRAMES, -90.0)
+        self._env_mic = np.full(_ENV_FRAMES, -90.0)
+        self._lin_ref = np.zeros(_ENV_FRAMES)
+        self._delay: int | None = None
+        self._delay_corr = 0.0
+        self._aligned_erl = 1.0
         self._cpu_s = 0.0
         self._frames = 0
         self._guarded_frames = 0
@@ -300,7 +315,14 @@ class EchoCanceller:
         for f in range(k):
             ref_p, mic_p, out_p = powers[f], powers[k + f], powers[2 * k + f]
             hist[self._frames_tracked % len(hist)] = ref_p
+            slot = self._frames_tracked % _ENV_FRAMES
+            self._lin_ref[slot] = ref_p
+            self._env_ref[slot] = max(-90.0, _db(ref_p)) if ref_p > 0 else -90.0
+            self._env_mic[slot] = max(-90.0, _db(mic_p)) if mic_p > 0 else -90.0
             self._frames_tracked += 1
+            if self._frames_tracked % 10 == 0:
+                self._find_delay()
+            aligned = self._aligned_ref()
             if ref_p >= self._ref_env:
                 self._ref_env = ref_p
             else:
@@ -321,7 +343,14 @@ class EchoCanceller:
             # whatever the canceller thinks: AEC3 treats near-end speech as echo until its
             # filter has found an echo, and with no echo path at all that would mute a user who
             # barges in early.
-            ratio_db = max(-100.0, _db(mic_p / self._ref_env)) if mic_p > 0 else -100.0
+            if out_p > mic_p:
+                # The canceller never makes a frame louder than the microphone heard it (from
+                # digital silence AEC3 can emit its echo estimate).
+                out[f] = mic[f]
+                out_p = mic_p
+            if mic_p <= self._floor_p:
+                continue  # digital silence (a muted or virtual microphone) says nothing about the room
+            ratio_db = _db(mic_p / self._ref_env)
             if ratio_db >= self._coupling_db + self.near_end_db / 2:
                 self._coupling_db += 0.05  # most likely the user: learnt only slowly
             else:
@@ -330,8 +359,6 @@ class EchoCanceller:
                 out[f] = mic[f]
                 out_p = mic_p
                 self._near_end_frames += 1
-            if mic_p <= self._floor_p:
-                continue
             a = self._alpha
             self._mic_avg += a * (mic_p - self._mic_avg)
             self._out_avg += a * (out_p - self._out_avg)
@@ -349,12 +376,69 @@ class EchoCanceller:
                 # echo path loss. Rise fast (loud echo must be predicted at once), fall slowly.
                 erl = mic_p / self._ref_env
                 self._erl = erl if erl > self._erl else self._erl + 0.02 * (erl - self._erl)
+            if aligned > self._active_p and mic_p > 100.0 * max(out_p, 1.0):
+                # Removed at least 20 dB: echo, against the reference frames that made it. In
+                # dB, rising at most 0.5 dB a frame and only within 6 dB of the estimate, since
+                # AEC3 also removes the first frames of a user talking over the echo.
+                step = _db(mic_p / aligned) - _db(self._aligned_erl)
+                if step < 6.0:
+                    self._aligned_erl *= 10 ** ((min(0.5, step) if step > 0 else 0.05 * step) / 10)
             if not self.guard or self.converged:
                 self._relearning = False
-            elif (gate_ok and self._proven) or (self._relearning and self._proven):
-                if mic_p < self._erl * self._ref_env * self._margin:
-                    out[f] = 0
-                    self._guarded_frames += 1
+                continue
+            if not self._proven:
+                continue
+            if self._relearning:
+                # The delay has just changed (the aligned prediction may be off): predict from
+                # the last 320 ms, whatever the canceller does (its ERLE drops exactly now).
+                predicted = self._erl * self._ref_env
+            elif aligned >= 0:
+                # The delay is known: this frame's echo comes from a few reference frames.
+                predicted = self._aligned_erl * aligned
+            elif gate_ok:
+                # No delay yet: predict from the last 320 ms, while the canceller is cancelling
+                # (a user talking over the echo pulls its fast ERLE down and lifts this).
+                predicted = self._erl * self._ref_env
+            else:
+                continue
+            if mic_p < predicted * self._margin:
+                out[f] = 0
+                self._guarded_frames += 1
+
+    def _aligned_ref(self) -> float:
+        """The loudest reference power that can be in the current microphone frame's echo, given
+        the delay found (within two frames of it); -1 while no delay is known."""
+        d = self._delay
+        if d is None:
+            return -1.0
+        t = self._frames_tracked - 1
+        lo, hi = max(0, t - d - 2), t - d + 2
+        if hi < 0:
+            return 0.0
+        idx = np.arange(lo, hi + 1) % _ENV_FRAMES
+        return float(self._lin_ref[idx].max())
+
+    def _find_delay(self) -> None:
+        """Match the microphone's level envelope against the reference's over the last
+        ``_WINDOW`` frames at every lag up to ``_MAX_LAG``; keep the best lag when it matches well."""
+        t = self._frames_tracked
+        if t < _WINDOW + _MAX_LAG:
+            return
+        order = np.arange(t - _WINDOW - _MAX_LAG, t) % _ENV_FRAMES
+        ref = self._env_ref[order]
+        mic = self._env_mic[order][_MAX_LAG:]
+        if int((ref[_MAX_LAG - 10:] > -60.0).sum()) < _WINDOW // 3:
+            return  # too little reference playing to tell
+        mic = mic - mic.mean()
+        mnorm = float(np.sqrt((mic * mic).sum()))
+        if mnorm == 0:
+            return
+        windows = np.lib.stride_tricks.sliding_window_view(ref, _WINDOW)[::-1][: _MAX_LAG + 1]
+        w = windows - windows.mean(axis=1, keepdims=True)
+        corr = (w @ mic) / (np.sqrt((w * w).sum(axis=1)) * mnorm + 1e-9)
+        lag = int(corr.argmax())
+        if corr[lag] >= 0.5:
+            self._delay, self._delay_corr = lag, float(corr[lag])
 
     def close(self) -> None:
         """Release the backend. Idempotent; :meth:`process` raises afterwards."""

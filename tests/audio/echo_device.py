@@ -115,6 +115,10 @@ class Outcome:
         played_at_speech: the speaker's played samples of the first reply when the barge-in's
             ``speech_started`` arrived (None without one).
         talk_at: the played samples of the first reply when the person started talking.
+        talk_item: the assistant item playing when the person started talking (its echo is
+            what they talked over).
+        item_ms_at_speech: the milliseconds of ``talk_item`` played when the barge-in's
+            ``speech_started`` arrived.
         stats: the session's final :class:`~rtsync.voice.VoiceStats`.
         reply_ids: the assistant items in order.
     """
@@ -125,17 +129,22 @@ class Outcome:
         self.truncated: list[tuple[str, int]] = []
         self.played_at_speech: int | None = None
         self.talk_at: int | None = None
+        self.talk_item: str | None = None
+        self.item_ms_at_speech: int | None = None
         self.stats: Any = None
         self.reply_ids: list[str] = []
 
 
 def converse(dev: EchoDevice, question: Any, interruption: Any = None, *, talk_after_s: float = 1.0,
-             seconds: float = 9.0, **voice_options: Any) -> Outcome:
+             seconds: float = 9.0, model: str | None = None, **voice_options: Any) -> Outcome:
     """One spoken question on the echo device against a local server, optionally talked over.
 
     The question is the microphone file; the reply plays into the speaker and comes back as
-    echo. With ``interruption``, a person says it into the microphone once the first reply has
-    played ``talk_after_s`` seconds. Runs ``seconds`` in total from the start of the session.
+    echo. With ``interruption``, a person says it into the microphone once an item of the first
+    reply has played ``talk_after_s`` seconds (with a reasoning model, whose reply is a short
+    preamble item and then the answer, that is the answer), so that they talk over its echo.
+    Runs ``seconds`` in total from the start of the session. ``model``: the session's model
+    (the client's default when None).
     """
     import time
 
@@ -146,13 +155,17 @@ def converse(dev: EchoDevice, question: Any, interruption: Any = None, *, talk_a
 
     dev.set_mic(np.concatenate([np.zeros(7200, dtype=np.int16), question]))
     out = Outcome()
-    with LocalServer() as server, RealtimeClient(url=server.url) as client:
+    kwargs = {} if model is None else {"model": model}
+    with LocalServer() as server, RealtimeClient(url=server.url, **kwargs) as client:
         voice_box: list[Any] = []
 
         def on_speech(ev: Any) -> None:  # registered before the session's own handler
             out.speech_started += 1
             if out.speech_started == 2 and voice_box:
-                out.played_at_speech = voice_box[0].speaker.played_samples
+                voice = voice_box[0]
+                out.played_at_speech = voice.speaker.played_samples
+                if out.talk_item is not None:
+                    out.item_ms_at_speech = voice.refresh_stats().played_ms.get(out.talk_item)
 
         def on_item(ev: Any) -> None:
             if ev.item_id not in out.reply_ids:
@@ -167,10 +180,11 @@ def converse(dev: EchoDevice, question: Any, interruption: Any = None, *, talk_a
             t_end = time.monotonic() + seconds
             while time.monotonic() < t_end:
                 time.sleep(0.01)
-                if interruption is not None and out.talk_at is None:
-                    played = voice.speaker.played_samples
-                    if played >= talk_after_s * 24000:
-                        out.talk_at = played
+                if interruption is not None and out.talk_at is None and out.reply_ids:
+                    item = out.reply_ids[-1]
+                    if voice.refresh_stats().played_ms.get(item, 0) >= talk_after_s * 1000:
+                        out.talk_at = voice.speaker.played_samples
+                        out.talk_item = item
                         dev.talk(interruption)
             out.stats = voice.refresh_stats()
     dev.close()
