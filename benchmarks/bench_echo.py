@@ -223,7 +223,8 @@ def echo_end_to_end(cfg: Config) -> list[Row]:
                 out = converse(dev, question, interruption, talk_after_s=1.0, seconds=9.0)
                 ok = (out.speech_started == 2 and out.played_at_speech is not None and out.talk_at is not None
                       and 0 <= out.played_at_speech - out.talk_at <= 0.6 * 24000
-                      and len(out.stats.truncations) == 1 and out.responses == 2)
+                      and len(out.stats.truncations) == 1 and out.stats.truncations[0][0] == out.talk_item
+                      and out.responses == 2)
                 barge_ins += ok
                 self_interruptions += max(0, out.speech_started - 2) + max(0, len(out.stats.truncations) - 1)
                 cfg.log(f"run {i + 1} barge-in: speech_started {out.speech_started}, person at "

@@ -259,6 +259,7 @@ class VoiceSession:
         self._on("response.audio.delta", self._on_audio_delta)
         self._on("response.audio.done", self._on_audio_done)
         self._on("input_audio_buffer.speech_started", self._on_speech_started)
+        self._on("input_audio_buffer.speech_stopped", self._on_speech_stopped)
         self._on("session.updated", self._on_session)
         self._on("rtsync.close", lambda ev: self._running.clear())
         if self.client.session is not None:
@@ -520,8 +521,16 @@ class VoiceSession:
             self.speaker.end_of_stream()
 
     def _on_speech_started(self, ev: Any) -> None:
+        aec = self.echo_canceller
+        if aec is not None:
+            aec.user_turn = True  # the turn has started: the start-up guard must not cut it up
         # With server VAD the server cancels the response itself (interrupt_response).
         self._barge_in(cancel=self._server_does_not_cancel())
+
+    def _on_speech_stopped(self, ev: Any) -> None:
+        aec = self.echo_canceller
+        if aec is not None:
+            aec.user_turn = False
 
     def _server_does_not_cancel(self) -> bool:
         session = self.client.session

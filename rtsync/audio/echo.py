@@ -168,7 +168,7 @@ class EchoCanceller:
         backend: str = "webrtc",
         delay_ms: int | None = None,
         guard: bool = True,
-        converge_s: float = 3.0,
+        converge_s: float = 4.0,
         guard_margin_db: float = 3.0,
         guard_min_erle_db: float = 20.0,
         near_end_db: float = 30.0,
@@ -222,6 +222,7 @@ class EchoCanceller:
         self._guarded_frames = 0
         self._frames_tracked = 0
         self._alpha = 1.0 / 100  # ~1 s of 10 ms frames
+        self.user_turn = False
 
     # -- reported state ---------------------------------------------------------------------
     @property
@@ -386,7 +387,7 @@ class EchoCanceller:
             if not self.guard or self.converged:
                 self._relearning = False
                 continue
-            if not self._proven:
+            if not self._proven or self.user_turn:
                 continue
             if self._relearning:
                 # The delay has just changed (the aligned prediction may be off): predict from

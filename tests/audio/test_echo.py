@@ -278,7 +278,7 @@ def test_without_an_echo_path_a_user_talking_early_is_not_held_back():
 def test_reconverge_puts_the_guard_back_without_forgetting_the_room():
     sc = room.Scene(seed=8)
     mic = sc.mic(user=False)
-    aec = echo.EchoCanceller()
+    aec = echo.EchoCanceller(converge_s=3.0)
     first = sc.seconds(0, 4)
     room.run(aec.process, mic[first], sc.played[first])
     assert aec.converged
