@@ -190,20 +190,31 @@ def _pct(values: Any, q: float) -> float:
 # --------------------------------------------------------------------------- 1. callback cost
 
 
-def _run_rtsync_pair(seconds: float, cap: int) -> tuple[Any, Any]:
+def _run_rtsync_pair(seconds: float, cap: int, tap: bool = False) -> tuple[Any, Any]:
+    """Microphone + Speaker for ``seconds``; with ``tap``, the speaker copies every block it hands
+    to PortAudio into a ring (the echo canceller's reference, as ``VoiceSession`` with
+    ``echo_guard="aec"`` sets it up), which the main thread drains block by block."""
+    import numpy as np
+
+    from rtsync.audio import RingBuffer
     from rtsync.audio.devices import Microphone, Speaker
 
     t_mic, t_spk = _Timer(cap), _Timer(cap)
     with _Device():
         mic = _open_timed(Microphone, t_mic, rate=RATE, block_ms=20)  # first: a probe resets speaker.raw
         spk = _open_timed(Speaker, t_spk, rate=RATE, block_ms=20, buffer_ms=(seconds + 3) * 1000)
+    ring = RingBuffer(1 << 16) if tap else None
+    ref = np.zeros(BLOCK, dtype=np.int16)
     try:
+        if ring is not None:
+            spk.tap(ring)
         spk.write(_tone(seconds + 1.0))
         spk.start()
         mic.start()
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            mic.read_block(timeout=0.1)
+            if len(mic.read_block(timeout=0.1)) and ring is not None:
+                ring.readinto(ref)
         if spk.callback_errors or mic.callback_errors:
             raise RuntimeError(f"callback errors: speaker {spk.last_callback_error!r}, mic {mic.last_callback_error!r}")
     finally:
@@ -259,10 +270,15 @@ def _callback_lines() -> list[tuple[str, int, int]]:
 
 
 def _retained_blocks(seconds: float) -> tuple[int, int, int]:
-    """(blocks retained by the callbacks, all blocks retained in rtsync/audio, callbacks run)."""
+    """(blocks retained by the callbacks, all blocks retained in rtsync/audio, callbacks run).
+
+    The speaker has the echo tap attached (the heavier of its two paths), drained by the main
+    thread as the voice sender does."""
     import tracemalloc
 
-    from rtsync.audio import devices
+    import numpy as np
+
+    from rtsync.audio import RingBuffer, devices
     from rtsync.audio.devices import Microphone, Speaker
 
     audio_dir = os.path.dirname(os.path.realpath(devices.__file__))
@@ -271,6 +287,9 @@ def _retained_blocks(seconds: float) -> tuple[int, int, int]:
     with _Device():
         mic = Microphone(rate=RATE, block_ms=20)
         spk = Speaker(rate=RATE, block_ms=20, buffer_ms=(seconds + 4) * 1000)
+    ring = RingBuffer(1 << 16)
+    ref = np.zeros(BLOCK, dtype=np.int16)
+    spk.tap(ring)
     tracemalloc.start(8)
     try:
         spk.write(_tone(seconds + 2.0))
@@ -279,7 +298,8 @@ def _retained_blocks(seconds: float) -> tuple[int, int, int]:
 
         def consume(until: float) -> None:
             while time.monotonic() < until:
-                mic.read_block(timeout=0.1)
+                if len(mic.read_block(timeout=0.1)):
+                    ring.readinto(ref)
 
         consume(time.monotonic() + 0.5)  # steady state: both callbacks have run many times
         flt = [tracemalloc.Filter(True, os.path.join(audio_dir, "*"), all_frames=True)]
@@ -315,6 +335,7 @@ def audio_callbacks(cfg: Config) -> list[Row]:
     """PortAudio callback cost (p50/p99 µs per 20 ms block) and steady-state allocations."""
     names = ["PortAudio callback p50: Speaker (20 ms block)", "PortAudio callback p99: Speaker (20 ms block)",
              "PortAudio callback p50: Microphone (20 ms block)", "PortAudio callback p99: Microphone (20 ms block)",
+             "PortAudio callback p99: Speaker with the echo tap (20 ms block)",
              "callback allocations: rtsync/audio blocks retained per 1000 callbacks"]
     reason = _check_audio(cfg)
     if reason:
@@ -323,15 +344,17 @@ def audio_callbacks(cfg: Config) -> list[Row]:
 
     seconds = 1.0 if cfg.quick else 3.0
     cap = int(seconds * 50) + 200
-    spk, mic, bspk, bmic = [], [], [], []
+    spk, mic, bspk, bmic, tspk = [], [], [], [], []
     for _ in range(cfg.runs):
         s, m = _run_rtsync_pair(seconds, cap)
         spk.append(s.micros())
         mic.append(m.micros())
+        s, _m = _run_rtsync_pair(seconds, cap, tap=True)
+        tspk.append(s.micros())
         s, m = _run_bare_pair(seconds, cap)
         bspk.append(s.micros())
         bmic.append(m.micros())
-    spk_a, mic_a, bspk_a, bmic_a = (np.concatenate(x) for x in (spk, mic, bspk, bmic))
+    spk_a, mic_a, bspk_a, bmic_a, tspk_a = (np.concatenate(x) for x in (spk, mic, bspk, bmic, tspk))
     how = f"shim on the bound _callback, {len(spk_a)}/{len(mic_a)} calls"
     base = "do-nothing callback, bare PyAudio"
     rows = []
@@ -341,6 +364,9 @@ def audio_callbacks(cfg: Config) -> list[Row]:
         rows.append(Row(f"PortAudio callback p99: {label} (20 ms block)", _pct(vals, 99), "µs", _pct(bvals, 99),
                         base, higher_is_better=False, target_abs=P99_TARGET_US,
                         note=f"max {vals.max():.0f} µs" if len(vals) else ""))
+    rows.append(Row("PortAudio callback p99: Speaker with the echo tap (20 ms block)", _pct(tspk_a, 99), "µs",
+                    _pct(bspk_a, 99), base, higher_is_better=False, target_abs=P99_TARGET_US,
+                    note=f"p50 {_pct(tspk_a, 50):.0f} µs, max {tspk_a.max():.0f} µs" if len(tspk_a) else ""))
     cb, total, calls = _retained_blocks(seconds)
     per_k = cb * 1000.0 / max(1, calls)
     rows.append(Row(names[-1], per_k, "blocks", higher_is_better=False, ok=cb == 0, target_text="0",

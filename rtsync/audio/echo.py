@@ -18,18 +18,34 @@ What the canceller reports (read them from any thread; they are plain floats and
   level of the microphone over the level of the cleaned signal while the reference plays
   (about one second of smoothing), in dB. During double talk it drops, since the user is kept.
 * :attr:`EchoCanceller.converged`: True once the reference has played for ``converge_s``
-  seconds in total since the start or since :meth:`EchoCanceller.reconverge` (AEC3 lets short
-  bursts of echo through in its first seconds, and after the echo path's delay jumped).
-* The guard (``guard=True``, the default) acts only while not converged. It mutes a frame whose
-  microphone level is not above the echo predicted from the reference (the room's echo loss,
-  learnt from the frames the canceller removed, times the loudest reference of the last 320 ms)
-  by ``guard_margin_db``, but only once the canceller has shown that the reference is the right
-  one (its running ERLE reached ``guard_min_erle_db`` at least once; a wrong reference never gets
-  there). At the start it also needs a fast (~100 ms) ERLE of at least ``guard_min_erle_db``,
-  restarted as "cancelling" at each onset of the reference: a user talking over the echo pulls
-  it down within a few frames, which lifts the guard. After :meth:`EchoCanceller.reconverge` it
-  does not (a jump of the delay pulls the ERLE down too, and the guard must hold exactly then).
-  After convergence the guard never acts.
+  seconds (4 by default) in total since the start or since :meth:`EchoCanceller.reconverge`
+  (AEC3 lets short bursts of echo through in its first seconds, at the onset of a reply after a
+  pause, and after the echo path's delay jumped).
+* The start-up guard (``guard=True``, the default) acts only while not converged, and only once
+  the canceller has shown that the reference is the right one (its running ERLE reached
+  ``guard_min_erle_db`` at least once; a wrong reference never gets there). It mutes a frame
+  whose microphone level is not ``guard_margin_db`` above the echo predicted for that frame:
+
+  - the echo's delay is found by matching the level envelope of the microphone against the
+    reference's (10 ms frames, the last 1.5 s, lags up to 500 ms, kept when the correlation is
+    at least 0.5); the predicted echo is then the loudest reference frame within 20 ms of that
+    delay, times the room's echo loss, learnt from frames the canceller removed 20 dB or more
+    of (in dB, rising at most 0.5 dB a frame and ignoring jumps of over 6 dB, so that a user
+    talking over the echo does not teach it a louder echo);
+  - before a delay is found, it predicts from the loudest reference of the last 320 ms and acts
+    only while a fast (~100 ms) ERLE is at least 10 dB (a user talking over the echo pulls that
+    down within a few frames);
+  - after :meth:`EchoCanceller.reconverge` it predicts from the last 320 ms whatever the ERLE
+    does (a jump of the delay pulls the ERLE down too, and the guard must hold exactly then).
+
+  So a user who talks over the first seconds of a reply gets through on every frame where they
+  are louder than the echo (within a few frames on the virtual device at equal levels), and
+  AEC3's bursts, which are never louder than the echo, do not. Set :attr:`EchoCanceller.user_turn`
+  while the server has detected the user (``VoiceSession`` does, from ``speech_started`` to
+  ``speech_stopped``): the guard then stands down, so that it cannot cut the user's turn into
+  pieces that a server VAD would take for two turns.
+* The canceller never returns a frame louder than the microphone's (from digital silence AEC3
+  can emit its own echo estimate).
 * Near-end bypass: a microphone frame ``near_end_db`` (30 dB) above the room's usual
   microphone-to-reference level (the level 80 % of the frames stay under, learnt only from
   frames that are not the user) is the user, and is passed on untouched. Without an echo path
@@ -143,8 +159,7 @@ class EchoCanceller:
         guard_margin_db: how far above the predicted echo the microphone must be to pass the
             guard.
         guard_min_erle_db: the guard acts only once the running ERLE has reached this (the
-            canceller has shown that the reference is the one that makes the echo), and at
-            the start only while a fast ERLE stays at this (no user talking over the echo).
+            canceller has shown that the reference is the one that makes the echo).
         near_end_db: a microphone frame this far above the usual microphone-to-reference
             level of the room (the level 80 % of the frames stay under) is the user talking: it
             is passed on as it is, neither cancelled nor guarded (the echo in it is at least
@@ -155,6 +170,11 @@ class EchoCanceller:
         ImportError: the backend's library is missing (for ``"webrtc"``: ``pip install
             'rtsync[aec]'``).
         ValueError: unknown backend or a rate that is not a multiple of 100.
+
+    Attributes:
+        user_turn: set it while the server has detected the user talking (between
+            ``input_audio_buffer.speech_started`` and ``speech_stopped``); the guard stands down
+            meanwhile. A plain bool: any thread may set it.
 
     Not thread-safe: call :meth:`process` from one thread (the properties may be read from
     any thread). Keep one canceller per session; do not reset it on barge-in, it keeps what it
@@ -222,7 +242,7 @@ class EchoCanceller:
         self._guarded_frames = 0
         self._frames_tracked = 0
         self._alpha = 1.0 / 100  # ~1 s of 10 ms frames
-        self.user_turn = False
+        self.user_turn: bool = False
 
     # -- reported state ---------------------------------------------------------------------
     @property
