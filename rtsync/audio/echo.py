@@ -441,21 +441,27 @@ class EchoCanceller:
 
     def _find_delay(self) -> None:
         """Match the microphone's level envelope against the reference's over the last
-        ``_WINDOW`` frames at every lag up to ``_MAX_LAG``; keep the best lag when it matches well."""
+        ``_WINDOW`` frames at every lag up to ``_MAX_LAG``; keep the best lag when it matches well.
+
+        Only microphone frames that can hold echo count (some reference played in the
+        ``_MAX_LAG`` frames before them): a user talking before the reply would blur the match.
+        """
         t = self._frames_tracked
         if t < _WINDOW + _MAX_LAG:
             return
         order = np.arange(t - _WINDOW - _MAX_LAG, t) % _ENV_FRAMES
         ref = self._env_ref[order]
-        mic = self._env_mic[order][_MAX_LAG:]
-        if int((ref[_MAX_LAG - 10:] > -60.0).sum()) < _WINDOW // 3:
+        windows = np.lib.stride_tricks.sliding_window_view(ref, _WINDOW)[::-1][: _MAX_LAG + 1]
+        can_echo = (windows > -60.0).any(axis=0)
+        if int(can_echo.sum()) < _WINDOW // 3 or int((windows[0] > -60.0).sum()) < _WINDOW // 5:
             return  # too little reference playing to tell
+        mic = self._env_mic[order][_MAX_LAG:][can_echo]
+        w = windows[:, can_echo]
         mic = mic - mic.mean()
         mnorm = float(np.sqrt((mic * mic).sum()))
         if mnorm == 0:
             return
-        windows = np.lib.stride_tricks.sliding_window_view(ref, _WINDOW)[::-1][: _MAX_LAG + 1]
-        w = windows - windows.mean(axis=1, keepdims=True)
+        w = w - w.mean(axis=1, keepdims=True)
         corr = (w @ mic) / (np.sqrt((w * w).sum(axis=1)) * mnorm + 1e-9)
         lag = int(corr.argmax())
         if corr[lag] >= 0.5:
