@@ -30,7 +30,7 @@ What the canceller reports (read them from any thread; they are plain floats and
     reference's (10 ms frames, the last 1.5 s, lags up to 500 ms, kept when the correlation is
     at least 0.5); the predicted echo is then the loudest reference frame within 20 ms of that
     delay, times the room's echo loss, learnt from frames the canceller removed 20 dB or more
-    of (in dB, rising at most 0.5 dB a frame and ignoring jumps of over 6 dB, so that a user
+    of (in dB, rising at most 0.5 dB and falling at most 0.1 dB a frame, ignoring jumps of over 6 dB, so that a user
     talking over the echo does not teach it a louder echo);
   - before a delay is found, it predicts from the loudest reference of the last 320 ms and acts
     only while a fast (~100 ms) ERLE is at least 10 dB (a user talking over the echo pulls that
@@ -136,6 +136,7 @@ _GATE_DB = 10.0  # the guard's fast ERLE under which, with no delay known yet, a
 _ENV_FRAMES = 256  # 2.56 s of frame levels
 _MAX_LAG = 50  # the longest echo delay the guard looks for, in 10 ms frames
 _WINDOW = 150  # frames the delay is matched over
+_SPREAD = 3  # frames either side of the delay found that can hold the echo (jitter, a lag off by one)
 
 
 def _db(p: float) -> float:
@@ -403,7 +404,7 @@ class EchoCanceller:
                 # AEC3 also removes the first frames of a user talking over the echo.
                 step = _db(mic_p / aligned) - _db(self._aligned_erl)
                 if step < 6.0:
-                    self._aligned_erl *= 10 ** ((min(0.5, step) if step > 0 else 0.05 * step) / 10)
+                    self._aligned_erl *= 10 ** ((min(0.5, step) if step > 0 else max(-0.1, 0.05 * step)) / 10)
             if not self.guard or self.converged:
                 self._relearning = False
                 continue
@@ -428,12 +429,12 @@ class EchoCanceller:
 
     def _aligned_ref(self) -> float:
         """The loudest reference power that can be in the current microphone frame's echo, given
-        the delay found (within two frames of it); -1 while no delay is known."""
+        the delay found (within ``_SPREAD`` frames of it); -1 while no delay is known."""
         d = self._delay
         if d is None:
             return -1.0
         t = self._frames_tracked - 1
-        lo, hi = max(0, t - d - 2), t - d + 2
+        lo, hi = max(0, t - d - _SPREAD), t - d + _SPREAD
         if hi < 0:
             return 0.0
         idx = np.arange(lo, hi + 1) % _ENV_FRAMES
