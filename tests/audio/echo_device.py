@@ -189,3 +189,54 @@ def converse(dev: EchoDevice, question: Any, interruption: Any = None, *, talk_a
             out.stats = voice.refresh_stats()
     dev.close()
     return out
+
+
+def reply_problems(out: Outcome) -> list[str]:
+    """What went wrong in a conversation without interruption (empty: the reply played through)."""
+    st, problems = out.stats, []
+    if out.speech_started != 1:
+        problems.append(f"{out.speech_started} speech_started (the assistant's own voice taken for the user)")
+    if out.responses != 1:
+        problems.append(f"{out.responses} responses")
+    if out.truncated or st.truncations:
+        problems.append(f"truncated {st.truncations}")
+    if st.echo_reduction_db is None or st.echo_reduction_db < 20:
+        problems.append(f"echo reduction {st.echo_reduction_db} dB")
+    for item in out.reply_ids:
+        if st.played_ms.get(item) != st.received_ms.get(item):
+            problems.append(f"{item}: played {st.played_ms.get(item)} of {st.received_ms.get(item)} ms")
+    if not out.reply_ids or st.received_ms.get(out.reply_ids[-1], 0) <= 1000:
+        problems.append("no answer of over a second")
+    return problems
+
+
+def barge_in_problems(out: Outcome) -> list[str]:
+    """What went wrong in a conversation talked over (empty: the person barged in, the item talked
+    over was truncated at what had been played, and the answer to them played through)."""
+    st, problems = out.stats, []
+    if out.talk_at is None or out.talk_item is None:
+        return ["the reply never played long enough for the person to talk over it"]
+    if out.speech_started != 2:
+        problems.append(f"{out.speech_started} speech_started, expected 2 (the question, then the person)")
+    if out.played_at_speech is None:
+        return [*problems, "no speech_started after the person started"]
+    lag_ms = (out.played_at_speech - out.talk_at) * 1000 / 24000
+    if not 0 <= lag_ms <= 600:
+        problems.append(f"speech_started {lag_ms:.0f} ms after the person started")
+    # The item talked over was truncated at what had been played when speech_started arrived.
+    if [item for item, _ in st.truncations] != [out.talk_item]:
+        problems.append(f"truncations {st.truncations}, expected one of {out.talk_item}")
+    elif out.item_ms_at_speech is None or abs(st.truncations[0][1] - out.item_ms_at_speech) > 60:
+        problems.append(f"truncated at {st.truncations[0][1]} ms, {out.item_ms_at_speech} ms were played")
+    if out.truncated != st.truncations:
+        problems.append(f"the server truncated {out.truncated}")
+    # The answer to the person plays through: the echo never interrupts it.
+    if out.responses != 2:
+        problems.append(f"{out.responses} responses")
+    later = out.reply_ids[out.reply_ids.index(out.talk_item) + 1:]
+    if not later or st.received_ms.get(later[-1], 0) <= 1000:
+        problems.append("no second answer of over a second")
+    for item in later:
+        if st.played_ms.get(item) != st.received_ms.get(item):
+            problems.append(f"{item}: played {st.played_ms.get(item)} of {st.received_ms.get(item)} ms")
+    return problems

@@ -223,6 +223,65 @@ def test_startup_guard_mutes_echo_bursts_but_not_a_louder_user():
     assert room.count_vad_starts(out, early) >= 1
 
 
+@pytest.mark.parametrize("delay_ms", [35, 60, 150])
+def test_guard_finds_the_echo_delay_from_the_levels(delay_ms):
+    sc = room.Scene(seed=2, delay_ms=delay_ms)
+    mic = sc.mic(user=False)
+    aec = echo.EchoCanceller()
+    first = sc.seconds(0, 2.5)
+    room.run(aec.process, mic[first], sc.played[first])
+    assert aec.echo_delay_ms is not None
+    assert abs(aec.echo_delay_ms - delay_ms) <= 20, aec.echo_delay_ms
+
+
+def test_a_wrong_reference_has_no_echo_delay():
+    sc = room.Scene(seed=2, delay_ms=60)
+    other = room.Scene(seed=5, delay_ms=60)
+    aec = echo.EchoCanceller()
+    room.run(aec.process, sc.mic(user=False)[: 24000 * 3], np.roll(other.played, 24000 * 2)[: 24000 * 3])
+    assert aec.echo_delay_ms is None and aec.guarded_frames == 0
+
+
+def test_during_the_users_turn_the_guard_stands_down():
+    # A user at the echo's level from the first second: the guard mutes many of their frames
+    # while the canceller has not converged, unless the server has heard them (user_turn).
+    sc = room.Scene(seed=6, delay_ms=60, echo_over_user_db=0.0, user_at_s=1.5, user_again_s=7.0)
+    mic = sc.mic()
+    guarded = {}
+    for turn in (False, True):
+        aec = echo.EchoCanceller()
+        start = sc.seconds(0, 1.5)
+        room.run(aec.process, mic[start], sc.played[start])
+        before = aec.guarded_frames
+        aec.user_turn = turn
+        talk = sc.seconds(1.5, 3.0)
+        room.run(aec.process, mic[talk], sc.played[talk])
+        guarded[turn] = aec.guarded_frames - before
+        aec.close()
+    assert guarded[False] > 0 and guarded[True] == 0, guarded
+
+
+class _Ringing(_Subtract):
+    """A toy backend that emits a tone whatever it is given (AEC3 can emit its echo estimate)."""
+
+    def process_frame(self, mic, played, out) -> None:
+        out[:] = (np.sin(np.arange(len(out)) * 0.3) * 3000).astype(np.int16)
+
+
+def test_the_canceller_never_makes_a_frame_louder_than_the_microphone():
+    echo.register_backend("test-ringing", lambda rate, delay: _Ringing(rate, delay))
+    try:
+        aec = echo.EchoCanceller(24000, backend="test-ringing", guard=False)
+        played = (np.sin(np.arange(4800) * 0.05) * 8000).astype(np.int16)
+        silent = np.zeros(4800, dtype=np.int16)
+        assert not aec.process(silent, played).any()  # digital silence stays silence
+        quiet = (np.sin(np.arange(4800) * 0.01) * 100).astype(np.int16)
+        np.testing.assert_array_equal(aec.process(quiet, played), quiet)  # the louder frame is refused
+        aec.close()
+    finally:
+        echo._BACKENDS.pop("test-ringing", None)
+
+
 # -- VoiceSession's choice of echo guard (no device needed) ----------------------------------------
 @pytest.mark.subprocess
 def test_voice_default_without_the_extra_is_unguarded_with_one_log_line():
