@@ -27,11 +27,12 @@ What the canceller reports (read them from any thread; they are plain floats and
   whose microphone level is not ``guard_margin_db`` above the echo predicted for that frame:
 
   - the echo's delay is found by matching the amplitude envelope of the microphone against
-    the reference's (10 ms frames, the last 1.5 s, lags up to 500 ms, kept when the correlation
-    is at least 0.8; :attr:`EchoCanceller.echo_delay_ms`); the predicted echo is then the loudest reference frame within 20 ms of that
-    delay, times the room's echo loss, learnt from frames the canceller removed 20 dB or more
-    of (in dB, rising at most 0.5 dB and falling at most 0.02 dB a frame (a high quantile), ignoring jumps of over 6 dB, so that a user
-    talking over the echo does not teach it a louder echo);
+    the reference's (10 ms frames, the last 1.5 s, lags up to 500 ms, kept when the
+    correlation is at least 0.8; :attr:`EchoCanceller.echo_delay_ms`); the predicted echo is
+    then the loudest reference frame within 30 ms of that delay, times the room's echo loss,
+    learnt from frames the canceller removed 20 dB or more of (in dB, a high quantile: rising
+    at most 0.5 dB and falling at most 0.02 dB a frame, ignoring jumps of over 6 dB, so that a
+    user talking over the echo does not teach it a louder echo);
   - before a delay is found, it predicts from the loudest reference of the last 320 ms and acts
     only while a fast (~100 ms) ERLE is at least 10 dB (a user talking over the echo pulls that
     down within a few frames);
@@ -347,9 +348,11 @@ class EchoCanceller:
             self._lin_ref[slot] = ref_p
             self._lin_mic[slot] = mic_p
             self._frames_tracked += 1
-            if self._frames_tracked % 10 == 0:
-                self._find_delay()
-            aligned = self._aligned_ref()
+            aligned = -1.0
+            if self.guard and not self.converged:  # only the guard needs the delay and its prediction
+                if self._frames_tracked % 20 == 0:
+                    self._find_delay()
+                aligned = self._aligned_ref()
             if ref_p >= self._ref_env:
                 self._ref_env = ref_p
             else:
@@ -442,8 +445,11 @@ class EchoCanceller:
         lo, hi = max(0, t - d - _SPREAD), t - d + _SPREAD
         if hi < 0:
             return 0.0
-        idx = np.arange(lo, hi + 1) % _ENV_FRAMES
-        return float(self._lin_ref[idx].max())
+        a, b = lo % _ENV_FRAMES, hi % _ENV_FRAMES
+        lin = self._lin_ref
+        if a <= b:
+            return float(lin[a : b + 1].max())
+        return max(float(lin[a:].max()), float(lin[: b + 1].max()))
 
     def _find_delay(self) -> None:
         """Match the microphone's amplitude envelope (RMS per 10 ms frame) against the reference's

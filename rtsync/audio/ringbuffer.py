@@ -167,6 +167,28 @@ class RingBuffer:
         self._write_index = write_index + n
         return n
 
+    def write_block(self, data: memoryview) -> int:
+        """:meth:`write_bytes` reduced to the one case of a real-time callback: ``data`` is a
+        byte-format (``"B"``) memoryview of whole samples, made once and reused (a speaker
+        callback's tap). Producer side only; returns the samples written."""
+        size = self._itemsize
+        write_index = self._write_index
+        n = len(data) // size
+        free = self._capacity - (write_index - self._read_index)
+        if n > free:
+            return self.write_bytes(data)
+        raw = self._bytes
+        start = (write_index & self._mask) * size
+        end = start + n * size
+        if end <= len(raw):
+            raw[start:end] = data
+        else:
+            first = len(raw) - start
+            raw[start:] = data[:first]
+            raw[: end - len(raw)] = data[first:]
+        self._write_index = write_index + n
+        return n
+
     def write_bytes(self, data: Any) -> int:
         """:meth:`write` for raw samples in a bytes-like object (PortAudio's ``bytes``); producer only.
 
@@ -174,7 +196,7 @@ class RingBuffer:
         which runs less code than a numpy copy; a trailing partial sample is ignored. Returns
         the number of samples written.
         """
-        if not isinstance(data, (bytes, bytearray)):
+        if not isinstance(data, (bytes, bytearray)) and not (isinstance(data, memoryview) and data.format == "B"):
             data = memoryview(data).cast("B")
         size = self._itemsize
         write_index = self._write_index

@@ -432,3 +432,19 @@ def test_no_temporary_copies_of_the_data() -> None:
     finally:
         tracemalloc.stop()
     assert peak - current < 4096, f"peak grew by {peak - current} bytes (one block is 40000)"
+
+
+def test_write_block_copies_a_reused_byte_view_across_the_wrap_and_when_full():
+    rb = RingBuffer(8)
+    block = np.arange(1, 4, dtype=np.int16)
+    view = block.data.cast("B")
+    out = np.zeros(3, dtype=np.int16)
+    for k in range(5):  # 3 samples at a time through 8 slots: the copy wraps around
+        block[:] = np.arange(3 * k + 1, 3 * k + 4)
+        assert rb.write_block(view) == 3
+        assert rb.readinto(out) == 3
+        np.testing.assert_array_equal(out, block)
+    rb.write_block(view)
+    rb.write_block(view)
+    assert rb.write_block(view) == 2  # only two slots were free: the rest is left, as write_bytes does
+    assert rb.read_available == 8
