@@ -378,9 +378,9 @@ class EchoCanceller:
                 # digital silence AEC3 can emit its echo estimate).
                 out[f] = mic[f]
                 out_p = mic_p
-            if mic_p <= self._floor_p:
-                continue  # digital silence (a muted or virtual microphone) says nothing about the room
-            ratio_db = _db(mic_p / self._ref_env)
+            # Digital silence counts as -100 dB here: a muted or virtual microphone with no echo
+            # path (headphones) then lets a user through at once.
+            ratio_db = max(-100.0, _db(mic_p / self._ref_env)) if mic_p > 0 else -100.0
             if ratio_db >= self._coupling_db + self.near_end_db / 2:
                 self._coupling_db += 0.05  # most likely the user: learnt only slowly
             else:
@@ -389,6 +389,8 @@ class EchoCanceller:
                 out[f] = mic[f]
                 out_p = mic_p
                 self._near_end_frames += 1
+            if mic_p <= self._floor_p:
+                continue  # digital silence: nothing to learn or guard
             a = self._alpha
             self._mic_avg += a * (mic_p - self._mic_avg)
             self._out_avg += a * (out_p - self._out_avg)
