@@ -223,6 +223,7 @@ def test_startup_guard_mutes_echo_bursts_but_not_a_louder_user():
     assert room.count_vad_starts(out, early) >= 1
 
 
+@needs_aec
 @pytest.mark.parametrize("delay_ms", [35, 60, 150])
 def test_guard_finds_the_echo_delay_from_the_levels(delay_ms):
     sc = room.Scene(seed=2, delay_ms=delay_ms)
@@ -234,6 +235,7 @@ def test_guard_finds_the_echo_delay_from_the_levels(delay_ms):
     assert abs(aec.echo_delay_ms - delay_ms) <= 20, aec.echo_delay_ms
 
 
+@needs_aec
 def test_a_wrong_reference_has_no_echo_delay():
     sc = room.Scene(seed=2, delay_ms=60)
     other = room.Scene(seed=5, delay_ms=60)
@@ -242,6 +244,7 @@ def test_a_wrong_reference_has_no_echo_delay():
     assert aec.echo_delay_ms is None and aec.guarded_frames == 0
 
 
+@needs_aec
 def test_during_the_users_turn_the_guard_stands_down():
     # A user at the echo's level from the first second: the guard mutes many of their frames
     # while the canceller has not converged, unless the server has heard them (user_turn).
