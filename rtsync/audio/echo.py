@@ -18,9 +18,10 @@ What the canceller reports (read them from any thread; they are plain floats and
   level of the microphone over the level of the cleaned signal while the reference plays
   (about one second of smoothing), in dB. During double talk it drops, since the user is kept.
 * :attr:`EchoCanceller.converged`: True once the reference has played for ``converge_s``
-  seconds (4 by default) in total since the start or since :meth:`EchoCanceller.reconverge`
-  (AEC3 lets short bursts of echo through in its first seconds, at the onset of a reply after a
-  pause, and after the echo path's delay jumped).
+  seconds (4 by default) in total since the start, since the end of the user's last turn, or
+  since :meth:`EchoCanceller.reconverge` (AEC3 lets short bursts of echo through in its first
+  seconds, at the onset of a reply after a pause, in the reply after double talk, and after the
+  echo path's delay jumped).
 * The start-up guard (``guard=True``, the default) acts only while not converged, and only once
   the canceller has shown that the reference is the right one (its running ERLE reached
   ``guard_min_erle_db`` at least once; a wrong reference never gets there). It mutes a frame
@@ -44,7 +45,8 @@ What the canceller reports (read them from any thread; they are plain floats and
   AEC3's bursts, which are never louder than the echo, do not. Set :attr:`EchoCanceller.user_turn`
   while the server has detected the user (``VoiceSession`` does, from ``speech_started`` to
   ``speech_stopped``): the guard then stands down, so that it cannot cut the user's turn into
-  pieces that a server VAD would take for two turns.
+  pieces that a server VAD would take for two turns, and comes back for ``converge_s`` seconds
+  of reference when the turn ends (the reply that follows double talk is where AEC3 leaks).
 * The canceller never returns a frame louder than the microphone's (from digital silence AEC3
   can emit its own echo estimate).
 * Near-end bypass: a microphone frame ``near_end_db`` (30 dB) above the room's usual
@@ -174,11 +176,6 @@ class EchoCanceller:
             'rtsync[aec]'``).
         ValueError: unknown backend or a rate that is not a multiple of 100.
 
-    Attributes:
-        user_turn: set it while the server has detected the user talking (between
-            ``input_audio_buffer.speech_started`` and ``speech_stopped``); the guard stands down
-            meanwhile. A plain bool: any thread may set it.
-
     Not thread-safe: call :meth:`process` from one thread (the properties may be read from
     any thread). Keep one canceller per session; do not reset it on barge-in, it keeps what it
     has learnt about the room. Create a new one when the device or the rate changes.
@@ -244,7 +241,14 @@ class EchoCanceller:
         self._guarded_frames = 0
         self._frames_tracked = 0
         self._alpha = 1.0 / 100  # ~1 s of 10 ms frames
-        self.user_turn: bool = False
+        self._user_turn = False
+        # Requests to count as not converged again, from any thread: a counter the sender thread
+        # compares with the last one it honoured (a plain store of 0 into _active_frames could be
+        # lost under the sender's own increment).
+        self._rearm_req = 0
+        self._rearm_seen = 0
+        self._relearn_req = 0
+        self._relearn_seen = 0
 
     # -- reported state ---------------------------------------------------------------------
     @property
@@ -254,12 +258,36 @@ class EchoCanceller:
 
     @property
     def converged(self) -> bool:
-        """True once the reference has played for ``converge_s`` seconds in total."""
-        return self._active_frames * 0.01 >= self.converge_s
+        """True once the reference has played for ``converge_s`` seconds in total since the start,
+        the end of the user's last turn, or :meth:`reconverge`."""
+        return self.active_seconds >= self.converge_s
+
+    @property
+    def user_turn(self) -> bool:
+        """True while the server has detected the user talking (set it between
+        ``input_audio_buffer.speech_started`` and ``speech_stopped``; ``VoiceSession`` does).
+
+        While it is True the guard stands down, so that it cannot cut the user's turn into
+        pieces that a server VAD would take for two turns. When it goes back to False the
+        canceller counts as not converged again for ``converge_s`` seconds of reference: AEC3
+        can let bursts of echo through the next reply after double talk, and the guard (with
+        the delay and the echo loss it has learnt) covers them. Any thread may set it.
+        """
+        return self._user_turn
+
+    @user_turn.setter
+    def user_turn(self, value: bool) -> None:
+        value = bool(value)
+        if self._user_turn and not value and self._proven:
+            self._rearm_req += 1  # honoured by the thread that runs process()
+        self._user_turn = value
 
     @property
     def active_seconds(self) -> float:
-        """Seconds of playing reference seen since the start or the last :meth:`reconverge`."""
+        """Seconds of playing reference seen since the start, the end of the user's last turn
+        or the last :meth:`reconverge` (0 while such a restart waits for the next block)."""
+        if self._relearn_req != self._relearn_seen or self._rearm_req != self._rearm_seen:
+            return 0.0
         return self._active_frames * 0.01
 
     def reconverge(self) -> None:
@@ -268,8 +296,7 @@ class EchoCanceller:
         relearning. The canceller keeps what it has learnt. Before it has cancelled anything
         this changes nothing (it is still learning). Safe from any thread."""
         if self._proven:
-            self._relearning = True
-            self._active_frames = 0
+            self._relearn_req += 1  # honoured by the thread that runs process()
 
     @property
     def echo_delay_ms(self) -> int | None:
@@ -341,6 +368,13 @@ class EchoCanceller:
         powers = (np.einsum("ij,ij->i", both, both) / n).tolist()
         k = len(mic)
         hist = self._ref_hist
+        if self._relearn_req != self._relearn_seen:
+            self._relearn_seen = self._relearn_req
+            self._relearning = True
+            self._active_frames = 0
+        if self._rearm_req != self._rearm_seen:
+            self._rearm_seen = self._rearm_req
+            self._active_frames = 0
         for f in range(k):
             ref_p, mic_p, out_p = powers[f], powers[k + f], powers[2 * k + f]
             hist[self._frames_tracked % len(hist)] = ref_p
@@ -418,7 +452,7 @@ class EchoCanceller:
             if not self.guard or self.converged:
                 self._relearning = False
                 continue
-            if not self._proven or self.user_turn:
+            if not self._proven or self._user_turn:
                 continue
             if self._relearning:
                 # The delay has just changed (the aligned prediction may be off): predict from

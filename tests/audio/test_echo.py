@@ -354,3 +354,56 @@ def test_reconverge_puts_the_guard_back_without_forgetting_the_room():
     assert aec.guarded_frames > before  # the guard covers the relearning again
     assert room.erle_db(mic[rest], out, slice(0, len(out))) >= 30  # and nothing was forgotten
     assert aec.converged
+
+
+class _LeakyWebRtc:
+    """AEC3, except that while ``leak`` is set it passes a third of the microphone through: the
+    bursts AEC3 can let into the reply that follows double talk."""
+
+    leak = False
+
+    def __init__(self, rate: int, delay_ms: int | None) -> None:
+        self._inner = echo._WebRtcBackend(rate, delay_ms)
+
+    def process_frame(self, mic, played, out) -> None:
+        self._inner.process_frame(mic, played, out)
+        if _LeakyWebRtc.leak:
+            out[:] = mic // 3
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+@needs_aec
+@pytest.mark.slow
+def test_the_guard_comes_back_after_the_users_turn():
+    # Converged after 4 s of echo; the user talks over it (user_turn), then AEC3 leaks into the
+    # rest of the reply. Without a turn having ended the guard has stood down and the leak
+    # reaches a VAD; after the turn it is back for converge_s and mutes the leak.
+    sc = room.Scene(seed=9, user_at_s=5.0, user_again_s=13.5)
+    mic, echo_only = sc.mic(), sc.mic(user=False)
+    echo.register_backend("test-leaky", _LeakyWebRtc)
+    results = {}
+    try:
+        for turn in (False, True):
+            _LeakyWebRtc.leak = False
+            aec = echo.EchoCanceller(backend="test-leaky")
+            start = sc.seconds(0, 5)
+            room.run(aec.process, echo_only[start], sc.played[start])
+            assert aec.converged and aec.echo_delay_ms is not None
+            aec.user_turn = turn
+            talk = sc.seconds(5, 7)
+            room.run(aec.process, mic[talk], sc.played[talk])
+            aec.user_turn = False
+            assert aec.converged is not turn
+            _LeakyWebRtc.leak = True
+            leak = sc.seconds(7, 9)
+            before = aec.guarded_frames
+            out = room.run(aec.process, echo_only[leak], sc.played[leak])
+            results[turn] = (room.count_vad_starts(out), aec.guarded_frames - before)
+            aec.close()
+    finally:
+        _LeakyWebRtc.leak = False
+        echo._BACKENDS.pop("test-leaky", None)
+    assert results[False][0] >= 1 and results[False][1] == 0, results  # the leak gets through
+    assert results[True][0] == 0 and results[True][1] > 100, results  # the guard mutes it
