@@ -286,9 +286,13 @@ class EchoCanceller:
     def active_seconds(self) -> float:
         """Seconds of playing reference seen since the start, the end of the user's last turn
         or the last :meth:`reconverge` (0 while such a restart waits for the next block)."""
-        if self._relearn_req != self._relearn_seen or self._rearm_req != self._rearm_seen:
+        if self._restart_pending():
             return 0.0
         return self._active_frames * 0.01
+
+    def _restart_pending(self) -> bool:
+        """A re-arm (end of a user turn) or a :meth:`reconverge` not yet honoured by :meth:`process`."""
+        return self._rearm_req != self._rearm_seen or self._relearn_req != self._relearn_seen
 
     def reconverge(self) -> None:
         """Say that the echo path has changed (e.g. the output device lost time): count as not
@@ -368,12 +372,11 @@ class EchoCanceller:
         powers = (np.einsum("ij,ij->i", both, both) / n).tolist()
         k = len(mic)
         hist = self._ref_hist
-        if self._relearn_req != self._relearn_seen:
-            self._relearn_seen = self._relearn_req
-            self._relearning = True
-            self._active_frames = 0
-        if self._rearm_req != self._rearm_seen:
-            self._rearm_seen = self._rearm_req
+        if self._restart_pending():
+            rearm, relearn = self._rearm_req, self._relearn_req  # one snapshot: a later request waits
+            if relearn != self._relearn_seen:
+                self._relearning = True  # a reconverge(): the delay may have jumped
+            self._rearm_seen, self._relearn_seen = rearm, relearn
             self._active_frames = 0
         for f in range(k):
             ref_p, mic_p, out_p = powers[f], powers[k + f], powers[2 * k + f]
